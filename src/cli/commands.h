@@ -1,0 +1,19 @@
+// Each subcommand registers its options on the CLI11 app and returns the action to run.
+// The action's return value is the process exit status.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace headcount {
+
+using Command = std::function<int()>;
+struct Subcommand {
+  CLI::App* app;
+  Command run;
+};
+
+Subcommand add_reshape_command(CLI::App& app);
+Subcommand add_config_command(CLI::App& app);
+
+}  // namespace headcount

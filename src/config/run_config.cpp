@@ -1,0 +1,215 @@
+#include "config/run_config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace headcount {
+
+template <typename Enum>
+static void add_enum(FieldTable& table, const std::string& key, Enum& value, std::vector<Enum> values,
+                     Enum (*parse)(const std::string&), const std::string& doc) {
+  std::vector<std::string> names;
+  for (auto v : values) names.push_back(to_string(v));
+  table.add_choice(
+      key, names, [&value] { return to_string(value); }, [&value, parse](const std::string& s) { value = parse(s); },
+      doc);
+}
+
+static void describe_stack(StackConfig& s, FieldTable& t, const std::string& p) {
+  t.add_integer(p + ".layers", s.layers, "number of layers");
+  t.add_integer(p + ".heads", s.heads, "attention heads per layer");
+  t.add_integer(p + ".head_dim", s.head_dim, "width of one head; 0 means d_model / heads");
+  t.add_integer(p + ".ffn_dim", s.ffn_dim, "inner width of the feed-forward sub-layer");
+}
+
+void describe_model_fields(ModelConfig& m, FieldTable& t, const std::string& p) {
+  add_enum(t, p + ".architecture", m.architecture,
+           {Architecture::EncoderDecoder, Architecture::Encoder, Architecture::Decoder}, &parse_architecture,
+           "which stacks the model has");
+  t.add_integer(p + ".d_model", m.d_model, "model width (residual stream)");
+  describe_stack(m.encoder, t, p + ".encoder");
+  describe_stack(m.decoder, t, p + ".decoder");
+  add_enum(t, p + ".activation", m.activation, {Activation::Relu, Activation::Gelu}, &parse_activation,
+           "FFN activation");
+  t.add_number(p + ".dropout", m.dropout, "dropout on embeddings and on each sub-layer output before the residual sum");
+  t.add_number(p + ".attention_dropout", m.attention_dropout, "dropout on attention probabilities");
+  t.add_number(p + ".activation_dropout", m.activation_dropout, "dropout after the FFN activation");
+  t.add_boolean(p + ".learned_positions", m.learned_positions, "learned position embeddings instead of sinusoidal");
+  t.add_integer(p + ".max_positions", m.max_positions, "longest sequence the model accepts");
+  t.add_boolean(p + ".share_all_embeddings", m.share_all_embeddings,
+                "one table for source, target and output (needs a joint vocabulary)");
+  t.add_boolean(p + ".share_decoder_input_output_embed", m.share_decoder_input_output_embed,
+                "tie the output projection to the target embedding");
+  add_enum(t, p + ".residual", m.residual,
+           {ResidualScheme::PostLn, ResidualScheme::PreLn, ResidualScheme::Admin, ResidualScheme::AdminFixed,
+            ResidualScheme::DeepNorm},
+           &parse_residual_scheme, "residual scheme (see shared/design/method.md)");
+  t.add_integer(p + ".source_vocab_size", m.source_vocab_size, "set from the data; leave 0");
+  t.add_integer(p + ".target_vocab_size", m.target_vocab_size, "set from the data; leave 0");
+}
+
+void describe_fields(RunConfig& c, FieldTable& t) {
+  describe_model_fields(c.model, t, "model");
+  auto& d = c.data;
+  t.add_string("data.task", d.task, "the task: cmudict (grapheme-to-phoneme on the embedded CMUdict)");
+  t.add_string("data.cmudict_path", d.cmudict_path, "CMUdict file (plain or .gz), relative to the working directory");
+  t.add_boolean("data.keep_stress", d.keep_stress, "keep CMUdict's stress digits (AH0, AH1) as distinct phonemes");
+  t.add_integer("data.max_tokens", d.max_tokens, "batch budget: examples x longest sequence in the batch");
+  t.add_integer("data.max_length", d.max_length, "training examples longer than this (source or target) are skipped");
+  auto& r = c.train;
+  t.add_string("train.optimizer", r.optimizer, "adam or adamw");
+  t.add_number("train.lr", r.lr, "peak learning rate, reached at the end of warmup");
+  t.add_number("train.warmup_init_lr", r.warmup_init_lr, "learning rate at update 0");
+  t.add_integer("train.warmup_updates", r.warmup_updates, "linear warmup length; inverse square root decay after");
+  t.add_number("train.beta1", r.beta1, "Adam beta1");
+  t.add_number("train.beta2", r.beta2, "Adam beta2");
+  t.add_number("train.adam_eps", r.adam_eps, "Adam epsilon");
+  t.add_number("train.weight_decay", r.weight_decay, "weight decay (decoupled for adamw)");
+  t.add_number("train.label_smoothing", r.label_smoothing, "label smoothing of the cross-entropy");
+  t.add_number("train.clip_norm", r.clip_norm, "clip the gradient norm to this; 0 turns clipping off");
+  t.add_integer("train.max_updates", r.max_updates, "stop after this many updates; 0 for no limit");
+  t.add_integer("train.max_epochs", r.max_epochs, "stop after this many epochs; 0 for no limit");
+  t.add_number("train.max_minutes", r.max_minutes, "stop after this much wall time; 0 for no limit");
+  t.add_integer("train.update_freq", r.update_freq, "batches whose gradients are summed into one update");
+  t.add_integer("train.log_every", r.log_every, "updates between train log lines");
+  t.add_integer("train.valid_every", r.valid_every, "updates between dev evaluations");
+  t.add_integer("train.valid_decode_limit", r.valid_decode_limit, "dev words decoded for WER/PER at each evaluation");
+  t.add_integer("train.patience", r.patience, "dev evaluations without improvement before stopping; 0 turns it off");
+  t.add_number("train.divergence_loss", r.divergence_loss, "a train loss above this ends the run as diverged");
+  t.add_integer("train.seed", r.seed, "seed for initialisation, dropout and batch order");
+}
+
+// Walks a YAML mapping into dotted keys, remembering where each value stands.
+static void flatten(const YAML::Node& node, const std::string& prefix, const std::string& path,
+                    std::vector<std::tuple<std::string, std::string, int>>& out) {
+  for (const auto& item : node) {
+    const std::string key = prefix.empty() ? item.first.as<std::string>() : prefix + "." + item.first.as<std::string>();
+    const int line = item.first.Mark().line + 1;
+    if (item.second.IsMap()) {
+      flatten(item.second, key, path, out);
+    } else if (item.second.IsScalar()) {
+      out.emplace_back(key, item.second.Scalar(), line);
+    } else if (item.second.IsNull()) {
+      throw ConfigError(fmt::format("{}:{}: key '{}' has no value", path, line, key));
+    } else {
+      throw ConfigError(fmt::format("{}:{}: key '{}' expects a single value, not a list", path, line, key));
+    }
+  }
+}
+
+static void apply(const FieldTable& table, const std::string& key, const std::string& value,
+                  const std::string& where) {
+  const Field* field = table.find(key);
+  if (!field) {
+    auto hint = table.suggestion(key);
+    throw ConfigError(fmt::format("{}: unknown key '{}'{}", where, key, hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+  }
+  try {
+    field->set(value);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("{}: key '{}': {}", where, key, e.what()));
+  }
+}
+
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  RunConfig config;
+  FieldTable table;
+  describe_fields(config, table);
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(fmt::format("{}: cannot open config file", path));
+    YAML::Node root;
+    try {
+      root = YAML::Load(in);
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg));
+    }
+    if (!root.IsNull() && !root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys at the top", path));
+    std::vector<std::tuple<std::string, std::string, int>> entries;
+    if (root.IsMap()) flatten(root, "", path, entries);
+    for (const auto& [key, value, line] : entries) apply(table, key, value, fmt::format("{}:{}", path, line));
+  }
+  for (const auto& o : overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError(fmt::format("--set '{}': expected key=value, for example train.max_updates=200", o));
+    apply(table, o.substr(0, eq), o.substr(eq + 1), fmt::format("--set {}", o));
+  }
+  auto problems = validate(config);
+  if (!problems.empty()) {
+    std::string message = (path.empty() ? std::string("config") : path) + ": invalid configuration:";
+    for (const auto& p : problems) message += "\n  " + p;
+    throw ConfigError(message);
+  }
+  return config;
+}
+
+std::vector<std::string> validate(const RunConfig& c) {
+  auto out = c.model.problems(/*check_vocabulary=*/false);
+  const auto& t = c.train;
+  if (c.data.task != "cmudict") out.push_back(fmt::format("data.task '{}' is unknown: expected cmudict", c.data.task));
+  if (c.data.max_tokens < 1) out.push_back("data.max_tokens must be positive");
+  if (c.data.max_length < 1) out.push_back("data.max_length must be positive");
+  if (c.data.max_length + 2 > c.model.max_positions)
+    out.push_back(fmt::format("data.max_length + 2 = {} exceeds model.max_positions = {}", c.data.max_length + 2,
+                              c.model.max_positions));
+  if (t.optimizer != "adam" && t.optimizer != "adamw")
+    out.push_back(fmt::format("train.optimizer '{}' is unknown: expected adam or adamw", t.optimizer));
+  if (!(t.lr > 0)) out.push_back("train.lr must be positive");
+  if (t.warmup_updates < 0) out.push_back("train.warmup_updates must not be negative");
+  if (!(t.beta1 >= 0 && t.beta1 < 1) || !(t.beta2 >= 0 && t.beta2 < 1)) out.push_back("train.beta1 and train.beta2 must be in [0, 1)");
+  if (!(t.label_smoothing >= 0 && t.label_smoothing < 1)) out.push_back("train.label_smoothing must be in [0, 1)");
+  if (t.clip_norm < 0) out.push_back("train.clip_norm must not be negative");
+  if (t.update_freq < 1) out.push_back("train.update_freq must be at least 1");
+  if (t.max_updates <= 0 && t.max_epochs <= 0 && t.max_minutes <= 0)
+    out.push_back("set at least one budget: train.max_updates, train.max_epochs or train.max_minutes");
+  if (t.log_every < 1) out.push_back("train.log_every must be at least 1");
+  if (t.valid_every < 1) out.push_back("train.valid_every must be at least 1");
+  if (!(t.divergence_loss > 0)) out.push_back("train.divergence_loss must be positive");
+  return out;
+}
+
+std::string to_yaml(const RunConfig& config_in) {
+  RunConfig config = config_in;
+  FieldTable table;
+  describe_fields(config, table);
+  // Fields are registered group by group, so nested maps open and close in order.
+  YAML::Emitter emitter;
+  emitter << YAML::BeginMap;
+  std::vector<std::string> open;
+  for (const auto& f : table.fields()) {
+    std::vector<std::string> parts;
+    std::stringstream ss(f.key);
+    for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+    size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+    for (; open.size() > common; open.pop_back()) emitter << YAML::EndMap;
+    for (size_t i = common; i + 1 < parts.size(); ++i) {
+      emitter << YAML::Key << parts[i] << YAML::Value << YAML::BeginMap;
+      open.push_back(parts[i]);
+    }
+    emitter << YAML::Key << parts.back() << YAML::Value << f.get();
+  }
+  for (; !open.empty(); open.pop_back()) emitter << YAML::EndMap;
+  emitter << YAML::EndMap;
+  return std::string(emitter.c_str()) + "\n";
+}
+
+std::string config_markdown() {
+  RunConfig config;
+  FieldTable table;
+  describe_fields(config, table);
+  std::string out =
+      "# Configuration keys\n\nEvery key a config file (YAML, nested by the dots) or `--set key=value` accepts.\n"
+      "Generated by `build/headcount config --markdown`; do not edit by hand.\n\n"
+      "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& f : table.fields())
+    out += fmt::format("| `{}` | {} | `{}` | {} |\n", f.key, f.type, f.get(), f.doc);
+  return out;
+}
+
+}  // namespace headcount

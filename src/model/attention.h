@@ -1,0 +1,48 @@
+// Scaled dot-product attention with `heads` heads of width `head_dim`.
+// Self-attention projects query, key and value in one product; cross-attention
+// projects the query from the decoder and key and value (one product) from the encoder.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/linear.h"
+
+namespace headcount {
+
+class MultiHeadAttentionImpl : public torch::nn::Module {
+ public:
+  MultiHeadAttentionImpl(int64_t d_model, int64_t heads, int64_t head_dim, double attention_dropout,
+                         bool self_attention);
+
+  // query_input: [batch, T, d]; key_value_input: [batch, S, d] (ignored for self-attention).
+  // attention_bias: additive, broadcastable to [batch, heads, T, S], 0 where a query may
+  // look and -inf where it may not (padding, later positions); undefined for none.
+  torch::Tensor forward(const torch::Tensor& query_input, const torch::Tensor& key_value_input,
+                        const torch::Tensor& attention_bias);
+
+  // Xavier initialisation; value_output_gain scales the value and output projections
+  // (DeepNet's beta), query and key keep gain 1. normal selects Xavier-normal.
+  void initialize(double value_output_gain, bool normal);
+
+  int64_t heads() const { return heads_; }
+  int64_t head_dim() const { return head_dim_; }
+
+  Linear query_key_value{nullptr};  // self-attention: [3*heads*head_dim, d]
+  Linear query{nullptr};            // cross-attention: [heads*head_dim, d]
+  Linear key_value{nullptr};        // cross-attention: [2*heads*head_dim, d]
+  Linear output{nullptr};           // [d, heads*head_dim]
+
+ private:
+  int64_t heads_;
+  int64_t head_dim_;
+  double attention_dropout_;
+  bool self_attention_;
+};
+TORCH_MODULE(MultiHeadAttention);
+
+// [batch, S] bool (true = padding) -> [batch, 1, 1, S] additive bias.
+torch::Tensor padding_bias(const torch::Tensor& padding, torch::ScalarType dtype);
+// [1, 1, T, T] additive bias that hides later positions.
+torch::Tensor causal_bias(int64_t length, torch::ScalarType dtype, torch::Device device);
+
+}  // namespace headcount

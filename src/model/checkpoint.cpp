@@ -1,0 +1,61 @@
+#include "model/checkpoint.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+#include "config/run_config.h"
+
+namespace headcount {
+
+nlohmann::json model_config_to_json(const ModelConfig& config_in) {
+  ModelConfig config = config_in;
+  FieldTable table;
+  describe_model_fields(config, table, "model");
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& f : table.fields()) out[f.key] = f.get();
+  return out;
+}
+
+ModelConfig model_config_from_json(const nlohmann::json& json) {
+  ModelConfig config;
+  FieldTable table;
+  describe_model_fields(config, table, "model");
+  for (const auto& f : table.fields()) {
+    if (!json.contains(f.key)) throw std::invalid_argument(fmt::format("checkpoint lacks model key '{}'", f.key));
+    f.set(json.at(f.key).get<std::string>());
+  }
+  return config;
+}
+
+void save_checkpoint(Transformer& model, const std::string& path, const nlohmann::json& extra) {
+  torch::serialize::OutputArchive archive;
+  archive.write("headcount.model_config", c10::IValue(model_config_to_json(model->config()).dump()));
+  archive.write("headcount.extra", c10::IValue(extra.dump()));
+  model->save(archive);
+  const std::string temporary = path + ".partial";
+  archive.save_to(temporary);
+  std::filesystem::rename(temporary, path);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw std::runtime_error(fmt::format("{}: no such checkpoint", path));
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(fmt::format("{}: not a readable checkpoint ({})", path, e.what_without_backtrace()));
+  }
+  c10::IValue config_text, extra_text;
+  if (!archive.try_read("headcount.model_config", config_text) || !archive.try_read("headcount.extra", extra_text))
+    throw std::runtime_error(fmt::format("{}: not a headcount checkpoint (no model config inside)", path));
+  LoadedCheckpoint loaded;
+  loaded.model = Transformer(model_config_from_json(nlohmann::json::parse(config_text.toStringRef())));
+  loaded.model->load(archive);
+  loaded.extra = nlohmann::json::parse(extra_text.toStringRef());
+  return loaded;
+}
+
+}  // namespace headcount

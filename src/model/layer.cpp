@@ -1,0 +1,50 @@
+#include "model/layer.h"
+
+namespace headcount {
+
+TransformerLayerImpl::TransformerLayerImpl(const LayerOptions& o) {
+  const int64_t head_dim = o.stack.resolved_head_dim(o.d_model);
+  auto residual = [&] { return Residual(o.scheme, o.d_model, o.dropout, o.residual_scale); };
+  self_attention = register_module(
+      "self_attention", MultiHeadAttention(o.d_model, o.stack.heads, head_dim, o.attention_dropout, true));
+  self_attention_residual = register_module("self_attention_residual", residual());
+  if (o.cross_attention) {
+    cross_attention = register_module(
+        "cross_attention", MultiHeadAttention(o.d_model, o.stack.heads, head_dim, o.attention_dropout, false));
+    cross_attention_residual = register_module("cross_attention_residual", residual());
+  }
+  feed_forward = register_module("feed_forward",
+                                 FeedForward(o.d_model, o.stack.ffn_dim, o.activation, o.activation_dropout));
+  feed_forward_residual = register_module("feed_forward_residual", residual());
+
+  if (o.scheme == ResidualScheme::DeepNorm) {
+    self_attention->initialize(o.init_gain, true);
+    if (cross_attention) cross_attention->initialize(o.init_gain, true);
+    feed_forward->initialize(o.init_gain, true);
+  }
+}
+
+torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x_in, const torch::Tensor& self_bias,
+                                            const torch::Tensor& memory, const torch::Tensor& memory_bias,
+                                            VarianceProbe* probe) {
+  auto x = x_in;
+  {
+    auto input = self_attention_residual->sublayer_input(x);
+    x = self_attention_residual->combine(x, self_attention->forward(input, input, self_bias), probe);
+  }
+  if (cross_attention) {
+    auto input = cross_attention_residual->sublayer_input(x);
+    x = cross_attention_residual->combine(x, cross_attention->forward(input, memory, memory_bias), probe);
+  }
+  auto input = feed_forward_residual->sublayer_input(x);
+  return feed_forward_residual->combine(x, feed_forward->forward(input), probe);
+}
+
+std::vector<Residual> TransformerLayerImpl::residuals() const {
+  std::vector<Residual> out{self_attention_residual};
+  if (cross_attention_residual) out.push_back(cross_attention_residual);
+  out.push_back(feed_forward_residual);
+  return out;
+}
+
+}  // namespace headcount

@@ -1,0 +1,45 @@
+// One Transformer layer: self-attention, optional cross-attention, FFN, each wrapped in
+// a Residual of the configured scheme.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/attention.h"
+#include "model/feed_forward.h"
+#include "model/model_config.h"
+#include "model/residual.h"
+
+namespace headcount {
+
+struct LayerOptions {
+  int64_t d_model = 0;
+  StackConfig stack;
+  Activation activation = Activation::Relu;
+  double dropout = 0, attention_dropout = 0, activation_dropout = 0;
+  ResidualScheme scheme = ResidualScheme::PostLn;
+  bool cross_attention = false;
+  double residual_scale = 1.0;  // initial admin w / admin-fixed w / deepnorm alpha
+  double init_gain = 1.0;       // deepnorm beta for value, output and FFN weights
+};
+
+class TransformerLayerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerLayerImpl(const LayerOptions& options);
+
+  // memory and memory_bias are used only with cross-attention.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
+                        const torch::Tensor& memory_bias, VarianceProbe* probe = nullptr);
+
+  // The layer's residual steps in forward order (2 or 3).
+  std::vector<Residual> residuals() const;
+
+  MultiHeadAttention self_attention{nullptr};
+  MultiHeadAttention cross_attention{nullptr};
+  FeedForward feed_forward{nullptr};
+  Residual self_attention_residual{nullptr};
+  Residual cross_attention_residual{nullptr};
+  Residual feed_forward_residual{nullptr};
+};
+TORCH_MODULE(TransformerLayer);
+
+}  // namespace headcount

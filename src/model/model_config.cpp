@@ -1,0 +1,84 @@
+#include "model/model_config.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace headcount {
+
+std::string to_string(ResidualScheme scheme) {
+  switch (scheme) {
+    case ResidualScheme::PostLn: return "post-ln";
+    case ResidualScheme::PreLn: return "pre-ln";
+    case ResidualScheme::Admin: return "admin";
+    case ResidualScheme::AdminFixed: return "admin-fixed";
+    case ResidualScheme::DeepNorm: return "deepnorm";
+  }
+  return "?";
+}
+
+ResidualScheme parse_residual_scheme(const std::string& name) {
+  for (auto s : {ResidualScheme::PostLn, ResidualScheme::PreLn, ResidualScheme::Admin,
+                 ResidualScheme::AdminFixed, ResidualScheme::DeepNorm})
+    if (to_string(s) == name) return s;
+  throw std::invalid_argument(fmt::format(
+      "unknown residual scheme '{}': expected one of post-ln, pre-ln, admin, admin-fixed, deepnorm", name));
+}
+
+std::string to_string(Activation activation) { return activation == Activation::Relu ? "relu" : "gelu"; }
+
+Activation parse_activation(const std::string& name) {
+  if (name == "relu") return Activation::Relu;
+  if (name == "gelu") return Activation::Gelu;
+  throw std::invalid_argument(fmt::format("unknown activation '{}': expected relu or gelu", name));
+}
+
+std::string to_string(Architecture architecture) {
+  switch (architecture) {
+    case Architecture::EncoderDecoder: return "encoder-decoder";
+    case Architecture::Encoder: return "encoder";
+    case Architecture::Decoder: return "decoder";
+  }
+  return "?";
+}
+
+Architecture parse_architecture(const std::string& name) {
+  for (auto a : {Architecture::EncoderDecoder, Architecture::Encoder, Architecture::Decoder})
+    if (to_string(a) == name) return a;
+  throw std::invalid_argument(
+      fmt::format("unknown architecture '{}': expected encoder-decoder, encoder or decoder", name));
+}
+
+static void check_stack(const StackConfig& stack, int64_t d_model, const std::string& key,
+                        std::vector<std::string>& out) {
+  if (stack.layers < 1) out.push_back(fmt::format("{}.layers must be at least 1, got {}", key, stack.layers));
+  if (stack.heads < 1) out.push_back(fmt::format("{}.heads must be at least 1, got {}", key, stack.heads));
+  if (stack.ffn_dim < 1) out.push_back(fmt::format("{}.ffn_dim must be at least 1, got {}", key, stack.ffn_dim));
+  if (stack.head_dim < 0) out.push_back(fmt::format("{}.head_dim must be 0 (auto) or positive, got {}", key, stack.head_dim));
+  if (stack.head_dim == 0 && stack.heads >= 1 && d_model % stack.heads != 0)
+    out.push_back(fmt::format("{}.heads = {} does not divide model.d_model = {}; set {}.head_dim explicitly",
+                              key, stack.heads, d_model, key));
+}
+
+std::vector<std::string> ModelConfig::problems(bool check_vocabulary) const {
+  std::vector<std::string> out;
+  if (d_model < 1) out.push_back(fmt::format("model.d_model must be positive, got {}", d_model));
+  if (has_encoder()) check_stack(encoder, d_model, "model.encoder", out);
+  if (has_decoder()) check_stack(decoder, d_model, "model.decoder", out);
+  for (auto [value, key] : {std::pair{dropout, "model.dropout"}, std::pair{attention_dropout, "model.attention_dropout"},
+                            std::pair{activation_dropout, "model.activation_dropout"}})
+    if (!(value >= 0.0 && value < 1.0)) out.push_back(fmt::format("{} must be in [0, 1), got {}", key, value));
+  if (max_positions < 1) out.push_back(fmt::format("model.max_positions must be positive, got {}", max_positions));
+  if (share_all_embeddings && architecture != Architecture::EncoderDecoder)
+    out.push_back("model.share_all_embeddings needs architecture encoder-decoder");
+  if (check_vocabulary) {
+    if (has_encoder() && source_vocab_size < 1) out.push_back("source vocabulary is empty");
+    if (has_decoder() && target_vocab_size < 1) out.push_back("target vocabulary is empty");
+    if (share_all_embeddings && source_vocab_size != target_vocab_size)
+      out.push_back(fmt::format("model.share_all_embeddings needs one joint vocabulary, got sizes {} and {}",
+                                source_vocab_size, target_vocab_size));
+  }
+  return out;
+}
+
+}  // namespace headcount

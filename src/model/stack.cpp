@@ -1,0 +1,41 @@
+#include "model/stack.h"
+
+#include <string>
+
+namespace headcount {
+
+TransformerStackImpl::TransformerStackImpl(const ModelConfig& config, const StackConfig& stack,
+                                           bool cross_attention, double residual_scale, double init_gain) {
+  LayerOptions options;
+  options.d_model = config.d_model;
+  options.stack = stack;
+  options.activation = config.activation;
+  options.dropout = config.dropout;
+  options.attention_dropout = config.attention_dropout;
+  options.activation_dropout = config.activation_dropout;
+  options.scheme = config.residual;
+  options.cross_attention = cross_attention;
+  options.residual_scale = residual_scale;
+  options.init_gain = init_gain;
+  layers.reserve(stack.layers);
+  for (int64_t i = 0; i < stack.layers; ++i)
+    layers.push_back(register_module("layer" + std::to_string(i), TransformerLayer(options)));
+  if (config.residual == ResidualScheme::PreLn)
+    final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.d_model})));
+}
+
+torch::Tensor TransformerStackImpl::forward(torch::Tensor x, const torch::Tensor& self_bias,
+                                            const torch::Tensor& memory, const torch::Tensor& memory_bias,
+                                            VarianceProbe* probe) {
+  for (auto& layer : layers) x = layer->forward(x, self_bias, memory, memory_bias, probe);
+  return final_norm ? final_norm->forward(x) : x;
+}
+
+std::vector<Residual> TransformerStackImpl::residuals() const {
+  std::vector<Residual> out;
+  for (const auto& layer : layers)
+    for (auto& r : layer->residuals()) out.push_back(r);
+  return out;
+}
+
+}  // namespace headcount

@@ -1,0 +1,132 @@
+#include "model/transformer.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+namespace headcount {
+
+static torch::nn::Embedding make_embedding(int64_t vocab, int64_t d_model) {
+  auto table = torch::nn::Embedding(torch::nn::EmbeddingOptions(vocab, d_model).padding_idx(kPaddingIndex));
+  torch::NoGradGuard no_grad;
+  table->weight.normal_(0.0, std::pow(static_cast<double>(d_model), -0.5));
+  table->weight[kPaddingIndex].zero_();
+  return table;
+}
+
+static torch::Tensor sinusoidal_table(int64_t positions, int64_t d_model) {
+  // fairseq/tensor2tensor layout: sines in the first half, cosines in the second.
+  const int64_t half = d_model / 2;
+  auto position = torch::arange(positions, torch::kDouble).unsqueeze(1);
+  auto frequency = torch::exp(torch::arange(half, torch::kDouble) * -(std::log(10000.0) / std::max<int64_t>(half - 1, 1)));
+  auto angles = position * frequency.unsqueeze(0);
+  auto table = torch::cat({torch::sin(angles), torch::cos(angles)}, 1);
+  if (d_model % 2) table = torch::cat({table, torch::zeros({positions, 1}, torch::kDouble)}, 1);
+  return table.to(torch::kFloat);
+}
+
+TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)) {
+  const auto problems = config_.problems(/*check_vocabulary=*/true);
+  if (!problems.empty()) throw std::invalid_argument("invalid model config: " + problems.front());
+  const auto& c = config_;
+  embedding_scale_ = std::sqrt(static_cast<double>(c.d_model));
+  const int64_t encoder_layers = c.has_encoder() ? c.encoder.layers : 0;
+  const int64_t decoder_layers = c.has_decoder() ? c.decoder.layers : 0;
+  const bool cross = c.architecture == Architecture::EncoderDecoder;
+
+  // Initial residual scale and init gain per stack, by scheme.
+  auto stack_scale = [&](bool is_encoder) -> std::pair<double, double> {
+    const auto& stack = is_encoder ? c.encoder : c.decoder;
+    const int64_t sublayers = stack.layers * StackConfig::sublayers_per_layer(!is_encoder && cross);
+    switch (c.residual) {
+      case ResidualScheme::AdminFixed: return {admin_fixed_scale(sublayers), 1.0};
+      case ResidualScheme::DeepNorm: {
+        auto k = is_encoder ? deepnorm_encoder(encoder_layers, decoder_layers)
+                            : deepnorm_decoder(encoder_layers, decoder_layers);
+        return {k.alpha, k.beta};
+      }
+      default: return {1.0, 1.0};  // admin starts at 1 and is set by profiling
+    }
+  };
+
+  if (c.has_encoder()) {
+    source_embedding = register_module("source_embedding", make_embedding(c.source_vocab_size, c.d_model));
+    auto [scale, gain] = stack_scale(true);
+    encoder = register_module("encoder", TransformerStack(c, c.encoder, false, scale, gain));
+  }
+  if (c.has_decoder()) {
+    if (c.share_all_embeddings) {
+      target_embedding = source_embedding;
+    } else {
+      target_embedding = register_module("target_embedding", make_embedding(c.target_vocab_size, c.d_model));
+    }
+    auto [scale, gain] = stack_scale(false);
+    decoder = register_module("decoder", TransformerStack(c, c.decoder, cross, scale, gain));
+  }
+  const auto& output_table = c.has_decoder() ? target_embedding : source_embedding;
+  if (c.share_decoder_input_output_embed || c.share_all_embeddings) {
+    output_weight = output_table->weight;
+  } else {
+    output_weight = register_parameter("output_weight", torch::empty_like(output_table->weight));
+    torch::NoGradGuard no_grad;
+    output_weight.normal_(0.0, std::pow(static_cast<double>(c.d_model), -0.5));
+  }
+  if (c.learned_positions) {
+    learned_positions = register_module("learned_positions", torch::nn::Embedding(c.max_positions, c.d_model));
+    torch::NoGradGuard no_grad;
+    learned_positions->weight.normal_(0.0, std::pow(static_cast<double>(c.d_model), -0.5));
+  } else {
+    sinusoidal_ = register_buffer("sinusoidal_positions", sinusoidal_table(c.max_positions, c.d_model));
+  }
+}
+
+torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, const torch::Tensor& tokens) {
+  const int64_t length = tokens.size(1);
+  if (length > config_.max_positions)
+    throw std::invalid_argument(
+        fmt::format("sequence of {} tokens is longer than model.max_positions = {}", length, config_.max_positions));
+  auto x = table->forward(tokens) * embedding_scale_;
+  x = x + (learned_positions ? learned_positions->weight.narrow(0, 0, length) : sinusoidal_.narrow(0, 0, length));
+  return torch::dropout(x, config_.dropout, is_training());
+}
+
+torch::Tensor TransformerImpl::encode(const torch::Tensor& source, VarianceProbe* probe) {
+  TORCH_CHECK(encoder, "this model has no encoder");
+  auto bias = padding_bias(source.eq(kPaddingIndex), source_embedding->weight.scalar_type());
+  if (probe && !probe->real_positions.defined()) probe->real_positions = source.ne(kPaddingIndex);
+  return encoder->forward(embed(source_embedding, source), bias, {}, {}, probe);
+}
+
+torch::Tensor TransformerImpl::decode(const torch::Tensor& target_input, const torch::Tensor& memory,
+                                      const torch::Tensor& source, VarianceProbe* probe) {
+  TORCH_CHECK(decoder, "this model has no decoder");
+  const auto dtype = target_embedding->weight.scalar_type();
+  auto self_bias = padding_bias(target_input.eq(kPaddingIndex), dtype) +
+                   causal_bias(target_input.size(1), dtype, target_input.device());
+  torch::Tensor memory_bias;
+  if (memory.defined()) memory_bias = padding_bias(source.eq(kPaddingIndex), dtype);
+  if (probe && !probe->real_positions.defined()) probe->real_positions = target_input.ne(kPaddingIndex);
+  return decoder->forward(embed(target_embedding, target_input), self_bias, memory, memory_bias, probe);
+}
+
+torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) { return torch::matmul(hidden, output_weight.t()); }
+
+std::vector<Residual> TransformerImpl::encoder_residuals() const {
+  return encoder ? encoder->residuals() : std::vector<Residual>{};
+}
+
+std::vector<Residual> TransformerImpl::decoder_residuals() const {
+  return decoder ? decoder->residuals() : std::vector<Residual>{};
+}
+
+int64_t parameter_count(const torch::nn::Module& module) {
+  std::set<const void*> seen;
+  int64_t total = 0;
+  for (const auto& p : module.parameters())
+    if (seen.insert(p.unsafeGetTensorImpl()).second) total += p.numel();
+  return total;
+}
+
+}  // namespace headcount

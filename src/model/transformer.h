@@ -1,0 +1,56 @@
+// The Transformer family: encoder-decoder (translation), encoder-only (BERT-style) and
+// decoder-only (language model), built from one ModelConfig.
+//
+// Tokens are int64 [batch, T]; index 0 is padding everywhere (see data/vocabulary.h).
+// The usual seq2seq step is:
+//   auto memory = model->encode(source);
+//   auto logits = model->logits(model->decode(target_input, memory, source));
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/model_config.h"
+#include "model/stack.h"
+
+namespace headcount {
+
+inline constexpr int64_t kPaddingIndex = 0;
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerImpl(ModelConfig config);
+
+  // source: [batch, S] tokens -> [batch, S, d].
+  torch::Tensor encode(const torch::Tensor& source, VarianceProbe* probe = nullptr);
+  // target_input: [batch, T] tokens (shifted right); memory/source: the encoder's output
+  // and its tokens (for the padding mask); undefined for a decoder-only model.
+  torch::Tensor decode(const torch::Tensor& target_input, const torch::Tensor& memory,
+                       const torch::Tensor& source, VarianceProbe* probe = nullptr);
+  // Hidden states [..., d] -> unnormalised scores over the output vocabulary.
+  torch::Tensor logits(const torch::Tensor& hidden);
+
+  const ModelConfig& config() const { return config_; }
+  // Residual steps of each stack in forward order (empty when the stack is absent).
+  std::vector<Residual> encoder_residuals() const;
+  std::vector<Residual> decoder_residuals() const;
+
+  torch::nn::Embedding source_embedding{nullptr};
+  torch::nn::Embedding target_embedding{nullptr};  // may share the source's weight
+  torch::nn::Embedding learned_positions{nullptr};
+  TransformerStack encoder{nullptr};
+  TransformerStack decoder{nullptr};
+  torch::Tensor output_weight;  // [vocab, d]; tied to an embedding when configured
+
+ private:
+  torch::Tensor embed(torch::nn::Embedding table, const torch::Tensor& tokens);
+
+  ModelConfig config_;
+  torch::Tensor sinusoidal_;  // [max_positions, d] buffer
+  double embedding_scale_;
+};
+TORCH_MODULE(Transformer);
+
+// Number of trainable parameters (each shared tensor counted once).
+int64_t parameter_count(const torch::nn::Module& module);
+
+}  // namespace headcount

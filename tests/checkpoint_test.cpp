@@ -1,0 +1,52 @@
+// Saving and loading keeps every parameter, Admin's profiled w, and the config.
+#include <filesystem>
+#include <fstream>
+
+#include "model/admin_profile.h"
+#include "model/checkpoint.h"
+#include "test_support.h"
+
+namespace headcount {
+namespace {
+
+TEST(Checkpoint, RoundTripGivesIdenticalOutputs) {
+  torch::manual_seed(9);
+  auto config = testing::tiny_config(ResidualScheme::Admin);
+  config.learned_positions = true;
+  Transformer model(config);
+  auto source = torch::tensor({{3, 4, 5, 6}, {7, 8, 0, 0}}, torch::kLong);
+  auto target = torch::tensor({{1, 4, 9}, {1, 5, 0}}, torch::kLong);
+  profile_admin(model, source, target);
+  model->eval();
+  auto expected = model->logits(model->decode(target, model->encode(source), source));
+
+  auto path = (std::filesystem::temp_directory_path() / "headcount_checkpoint_test.pt").string();
+  save_checkpoint(model, path, {{"update", 42}});
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+  auto loaded = load_checkpoint(path);
+  loaded.model->eval();
+  auto actual = loaded.model->logits(loaded.model->decode(target, loaded.model->encode(source), source));
+  EXPECT_TRUE(torch::equal(expected, actual));
+  EXPECT_EQ(loaded.extra.at("update").get<int>(), 42);
+  EXPECT_EQ(loaded.model->config().residual, ResidualScheme::Admin);
+  EXPECT_TRUE(loaded.model->config().learned_positions);
+  auto a = model->decoder_residuals(), b = loaded.model->decoder_residuals();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_DOUBLE_EQ(a[i]->scale(), b[i]->scale());
+  std::filesystem::remove(path);
+}
+
+TEST(Checkpoint, MissingOrForeignFileGivesAClearError) {
+  EXPECT_THROW(load_checkpoint("/nonexistent/checkpoint.pt"), std::runtime_error);
+  auto path = (std::filesystem::temp_directory_path() / "headcount_not_a_checkpoint.pt").string();
+  { std::ofstream(path) << "hello"; }
+  try {
+    load_checkpoint(path);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+  }
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace headcount

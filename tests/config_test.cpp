@@ -1,0 +1,76 @@
+// Configuration: YAML plus --set overrides, with errors that name file, line and key.
+#include <filesystem>
+#include <fstream>
+
+#include "config/run_config.h"
+#include "test_support.h"
+
+namespace headcount {
+namespace {
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  auto path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const std::string& path, const std::vector<std::string>& overrides = {}) {
+  try {
+    load_config(path, overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, YamlAndOverridesFillTheTypedStruct) {
+  auto path = write_temp("hc_config_ok.yaml",
+                         "model:\n  d_model: 64\n  residual: admin\n  encoder:\n    layers: 12\n    heads: 1\n"
+                         "train:\n  lr: 0.0005\n");
+  auto c = load_config(path, {"train.max_updates=77", "model.encoder.ffn_dim=64", "data.keep_stress=true"});
+  EXPECT_EQ(c.model.d_model, 64);
+  EXPECT_EQ(c.model.residual, ResidualScheme::Admin);
+  EXPECT_EQ(c.model.encoder.layers, 12);
+  EXPECT_EQ(c.model.encoder.heads, 1);
+  EXPECT_EQ(c.model.encoder.ffn_dim, 64);
+  EXPECT_DOUBLE_EQ(c.train.lr, 0.0005);
+  EXPECT_EQ(c.train.max_updates, 77);
+  EXPECT_TRUE(c.data.keep_stress);
+}
+
+TEST(Config, ResolvedYamlReadsBackToTheSameConfig) {
+  auto c = load_config("", {"model.residual=deepnorm", "train.lr=0.002", "model.decoder.layers=9"});
+  auto path = write_temp("hc_config_roundtrip.yaml", to_yaml(c));
+  auto again = load_config(path, {});
+  EXPECT_EQ(to_yaml(again), to_yaml(c));
+  EXPECT_EQ(again.model.residual, ResidualScheme::DeepNorm);
+  EXPECT_EQ(again.model.decoder.layers, 9);
+}
+
+TEST(Config, ErrorsNameFileLineKeyAndExpectation) {
+  auto path = write_temp("hc_config_bad.yaml", "model:\n  d_model: 64\n  encoder:\n    heads: four\n");
+  auto message = error_of(path);
+  EXPECT_NE(message.find(path + ":4"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.encoder.heads"), std::string::npos) << message;
+  EXPECT_NE(message.find("expected an integer, got 'four'"), std::string::npos) << message;
+
+  path = write_temp("hc_config_unknown.yaml", "train:\n  lr: 0.001\n  max_update: 5\n");
+  message = error_of(path);
+  EXPECT_NE(message.find(":3: unknown key 'train.max_update'"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'train.max_updates'"), std::string::npos) << message;
+
+  path = write_temp("hc_config_syntax.yaml", "model:\n  d_model: [1, 2\n");
+  EXPECT_NE(error_of(path).find("not valid YAML"), std::string::npos);
+  EXPECT_NE(error_of("/nonexistent.yaml").find("cannot open"), std::string::npos);
+}
+
+TEST(Config, ValidationCatchesInconsistentValues) {
+  auto message = error_of("", {"model.encoder.heads=3"});  // 512 is not divisible by 3
+  EXPECT_NE(message.find("model.encoder.heads = 3 does not divide model.d_model = 512"), std::string::npos) << message;
+  EXPECT_NE(error_of("", {"model.residual=postln"}).find("expected one of post-ln"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.lr"}).find("expected key=value"), std::string::npos);
+  EXPECT_NE(error_of("", {"model.dropout=1.5"}).find("model.dropout must be in [0, 1)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace headcount

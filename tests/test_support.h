@@ -1,0 +1,71 @@
+// Helpers shared by the tests: small model configs and a finite-difference gradient check.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <functional>
+
+#include "model/model_config.h"
+
+namespace headcount::testing {
+
+inline ModelConfig tiny_config(ResidualScheme scheme, Architecture architecture = Architecture::EncoderDecoder) {
+  ModelConfig c;
+  c.architecture = architecture;
+  c.d_model = 8;
+  c.encoder = {2, 2, 0, 12};
+  c.decoder = {2, 2, 0, 12};
+  c.dropout = 0.0;
+  c.residual = scheme;
+  c.source_vocab_size = 11;
+  c.target_vocab_size = 13;
+  c.max_positions = 32;
+  c.share_decoder_input_output_embed = false;
+  return c;
+}
+
+inline const std::vector<ResidualScheme>& all_schemes() {
+  static const std::vector<ResidualScheme> schemes{ResidualScheme::PostLn, ResidualScheme::PreLn,
+                                                   ResidualScheme::Admin, ResidualScheme::AdminFixed,
+                                                   ResidualScheme::DeepNorm};
+  return schemes;
+}
+
+inline std::string scheme_test_name(const ::testing::TestParamInfo<ResidualScheme>& info) {
+  auto name = to_string(info.param);
+  for (auto& ch : name)
+    if (ch == '-') ch = '_';
+  return name;
+}
+
+// Compares autograd's gradient of loss() with central differences, in double precision,
+// at up to `samples` entries of each parameter. Returns the worst relative error seen.
+inline double max_gradient_error(const std::function<torch::Tensor()>& loss, const std::vector<torch::Tensor>& parameters,
+                                 int samples = 12, double step = 1e-6) {
+  for (auto p : parameters) p.mutable_grad() = torch::Tensor();
+  loss().backward();
+  double worst = 0;
+  torch::NoGradGuard no_grad;
+  for (auto p : parameters) {
+    auto flat = p.view(-1);
+    auto grad = p.grad().view(-1);
+    const int64_t n = flat.numel();
+    for (int s = 0; s < samples && s < n; ++s) {
+      const int64_t i = (s * 7919) % n;
+      const double original = flat[i].item<double>();
+      flat[i] = original + step;
+      const double up = loss().item<double>();
+      flat[i] = original - step;
+      const double down = loss().item<double>();
+      flat[i] = original;
+      const double numeric = (up - down) / (2 * step);
+      const double analytic = grad[i].item<double>();
+      const double error = std::abs(numeric - analytic) / std::max(1e-3, std::abs(numeric) + std::abs(analytic));
+      worst = std::max(worst, error);
+    }
+  }
+  return worst;
+}
+
+}  // namespace headcount::testing
