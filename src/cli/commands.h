@@ -15,5 +15,8 @@ struct Subcommand {
 
 Subcommand add_reshape_command(CLI::App& app);
 Subcommand add_config_command(CLI::App& app);
+Subcommand add_train_command(CLI::App& app);
+Subcommand add_translate_command(CLI::App& app);
+Subcommand add_evaluate_command(CLI::App& app);
 
 }  // namespace headcount

@@ -55,13 +55,22 @@ void describe_model_fields(ModelConfig& m, FieldTable& t, const std::string& p) 
 void describe_fields(RunConfig& c, FieldTable& t) {
   describe_model_fields(c.model, t, "model");
   auto& d = c.data;
-  t.add_string("data.task", d.task, "the task: cmudict (grapheme-to-phoneme on the embedded CMUdict)");
+  t.add_string("data.task", d.task,
+               "cmudict (grapheme-to-phoneme on the embedded CMUdict) or parallel (files named by the prefixes)");
+  t.add_string("data.train_prefix", d.train_prefix, "parallel: training files are PREFIX.SRC and PREFIX.TGT");
+  t.add_string("data.valid_prefix", d.valid_prefix, "parallel: dev files");
+  t.add_string("data.test_prefix", d.test_prefix, "parallel: test files (optional)");
+  t.add_string("data.source_lang", d.source_lang, "parallel: source file suffix");
+  t.add_string("data.target_lang", d.target_lang, "parallel: target file suffix");
+  t.add_string("data.tokenizer", d.tokenizer, "parallel: char, space (already tokenized) or sentencepiece");
+  t.add_integer("data.vocab_size", d.vocab_size, "sentencepiece: pieces per model (trained on the training side)");
+  t.add_boolean("data.joint_vocabulary", d.joint_vocabulary, "one vocabulary for source and target");
   t.add_string("data.cmudict_path", d.cmudict_path, "CMUdict file (plain or .gz), relative to the working directory");
   t.add_boolean("data.keep_stress", d.keep_stress, "keep CMUdict's stress digits (AH0, AH1) as distinct phonemes");
   t.add_integer("data.max_tokens", d.max_tokens, "batch budget: examples x longest sequence in the batch");
   t.add_integer("data.max_length", d.max_length, "training examples longer than this (source or target) are skipped");
   auto& r = c.train;
-  t.add_string("train.optimizer", r.optimizer, "adam or adamw");
+  t.add_string("train.optimizer", r.optimizer, "adam, adamw (both LibTorch's) or radam");
   t.add_number("train.lr", r.lr, "peak learning rate, reached at the end of warmup");
   t.add_number("train.warmup_init_lr", r.warmup_init_lr, "learning rate at update 0");
   t.add_integer("train.warmup_updates", r.warmup_updates, "linear warmup length; inverse square root decay after");
@@ -81,6 +90,14 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_integer("train.patience", r.patience, "dev evaluations without improvement before stopping; 0 turns it off");
   t.add_number("train.divergence_loss", r.divergence_loss, "a train loss above this ends the run as diverged");
   t.add_integer("train.seed", r.seed, "seed for initialisation, dropout and batch order");
+  t.add_integer("train.average_last", r.average_last,
+                "keep the checkpoints of the last K evaluations and average them at the end (test uses the average); 0: off");
+  auto& e = c.eval;
+  t.add_integer("eval.beam", e.beam, "beam size for test decoding and translate (1: greedy); dev WER during training is greedy");
+  t.add_number("eval.length_penalty", e.length_penalty, "beam scores are divided by length^length_penalty");
+  t.add_number("eval.max_length_a", e.max_length_a, "longest output: a x source length + b");
+  t.add_integer("eval.max_length_b", e.max_length_b, "longest output: a x source length + b");
+  t.add_integer("eval.max_tokens", e.max_tokens, "decoding batch budget in source tokens x beam");
 }
 
 // Walks a YAML mapping into dotted keys, remembering where each value stands.
@@ -151,14 +168,30 @@ RunConfig load_config(const std::string& path, const std::vector<std::string>& o
 std::vector<std::string> validate(const RunConfig& c) {
   auto out = c.model.problems(/*check_vocabulary=*/false);
   const auto& t = c.train;
-  if (c.data.task != "cmudict") out.push_back(fmt::format("data.task '{}' is unknown: expected cmudict", c.data.task));
+  const auto& d = c.data;
+  if (d.task != "cmudict" && d.task != "parallel")
+    out.push_back(fmt::format("data.task '{}' is unknown: expected cmudict or parallel", d.task));
+  if (d.task == "parallel") {
+    if (d.train_prefix.empty() || d.valid_prefix.empty())
+      out.push_back("data.task parallel needs data.train_prefix and data.valid_prefix");
+    if (d.tokenizer != "char" && d.tokenizer != "space" && d.tokenizer != "sentencepiece")
+      out.push_back(fmt::format("data.tokenizer '{}' is unknown: expected char, space or sentencepiece", d.tokenizer));
+    if (d.tokenizer == "sentencepiece" && d.vocab_size < 8)
+      out.push_back("data.vocab_size must be at least 8 for sentencepiece");
+  }
+  if (c.model.share_all_embeddings && !d.joint_vocabulary)
+    out.push_back("model.share_all_embeddings needs data.joint_vocabulary: true");
   if (c.data.max_tokens < 1) out.push_back("data.max_tokens must be positive");
   if (c.data.max_length < 1) out.push_back("data.max_length must be positive");
   if (c.data.max_length + 2 > c.model.max_positions)
     out.push_back(fmt::format("data.max_length + 2 = {} exceeds model.max_positions = {}", c.data.max_length + 2,
                               c.model.max_positions));
-  if (t.optimizer != "adam" && t.optimizer != "adamw")
-    out.push_back(fmt::format("train.optimizer '{}' is unknown: expected adam or adamw", t.optimizer));
+  if (t.optimizer != "adam" && t.optimizer != "adamw" && t.optimizer != "radam")
+    out.push_back(fmt::format("train.optimizer '{}' is unknown: expected adam, adamw or radam", t.optimizer));
+  if (t.average_last < 0) out.push_back("train.average_last must not be negative");
+  if (c.eval.beam < 1) out.push_back("eval.beam must be at least 1");
+  if (c.eval.max_length_b < 1 && c.eval.max_length_a <= 0) out.push_back("eval.max_length_b must be positive");
+  if (c.eval.max_tokens < 1) out.push_back("eval.max_tokens must be positive");
   if (!(t.lr > 0)) out.push_back("train.lr must be positive");
   if (t.warmup_updates < 0) out.push_back("train.warmup_updates must not be negative");
   if (!(t.beta1 >= 0 && t.beta1 < 1) || !(t.beta2 >= 0 && t.beta2 < 1)) out.push_back("train.beta1 and train.beta2 must be in [0, 1)");

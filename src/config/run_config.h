@@ -12,8 +12,14 @@
 namespace headcount {
 
 struct DataConfig {
-  // "cmudict": the embedded grapheme-to-phoneme task.
+  // "cmudict": the embedded grapheme-to-phoneme task; "parallel": a user's corpus.
   std::string task = "cmudict";
+  // Parallel corpora, named as fairseq names them: PREFIX.SRC and PREFIX.TGT.
+  std::string train_prefix, valid_prefix, test_prefix;
+  std::string source_lang = "src", target_lang = "tgt";
+  std::string tokenizer = "space";  // char, space or sentencepiece (parallel task)
+  int64_t vocab_size = 8000;         // sentencepiece pieces per model
+  bool joint_vocabulary = false;     // one vocabulary (and sentencepiece model) for both sides
   std::string cmudict_path = "data/cmudict/cmudict.dict.gz";
   bool keep_stress = false;  // CMUdict: keep the 0/1/2 stress digits on vowels
   int64_t max_tokens = 4000;  // per batch: examples * longest (source or target) length
@@ -21,7 +27,7 @@ struct DataConfig {
 };
 
 struct TrainConfig {
-  std::string optimizer = "adam";  // adam, adamw
+  std::string optimizer = "adam";  // adam, adamw, radam
   double lr = 1e-3;
   double warmup_init_lr = 1e-7;
   int64_t warmup_updates = 1000;
@@ -41,12 +47,22 @@ struct TrainConfig {
   int64_t patience = 0;               // evaluations without improvement before stopping; 0: off
   double divergence_loss = 20.0;      // a train loss above this ends the run as diverged
   int64_t seed = 1;
+  int64_t average_last = 0;  // average the last K saved checkpoints at the end; 0: off
+};
+
+struct EvalConfig {
+  int64_t beam = 5;
+  double length_penalty = 1.0;
+  double max_length_a = 0.0;
+  int64_t max_length_b = 200;
+  int64_t max_tokens = 8000;  // decoding batch budget (source tokens x beam)
 };
 
 struct RunConfig {
   ModelConfig model;
   DataConfig data;
   TrainConfig train;
+  EvalConfig eval;
 };
 
 // Binds every key of config to table (the table refers into config: keep both alive).

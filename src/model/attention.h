@@ -9,6 +9,12 @@
 
 namespace headcount {
 
+// Keys and values kept between decoding steps: [batch, heads, length, head_dim].
+struct AttentionCache {
+  torch::Tensor keys, values;
+  void reorder(const torch::Tensor& order);  // beam search: rows follow their hypotheses
+};
+
 class MultiHeadAttentionImpl : public torch::nn::Module {
  public:
   MultiHeadAttentionImpl(int64_t d_model, int64_t heads, int64_t head_dim, double attention_dropout,
@@ -19,6 +25,15 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   // look and -inf where it may not (padding, later positions); undefined for none.
   torch::Tensor forward(const torch::Tensor& query_input, const torch::Tensor& key_value_input,
                         const torch::Tensor& attention_bias);
+
+  // Incremental self-attention for decoding: query_input [batch, n, d] are the newest
+  // positions; their keys and values are appended to cache, and they attend to every
+  // cached position (all earlier, so no causal mask is needed for n = 1).
+  torch::Tensor forward_incremental(const torch::Tensor& query_input, AttentionCache& cache);
+  // Cross-attention for decoding: keys and values of the encoder output, projected once.
+  AttentionCache project_memory(const torch::Tensor& memory);
+  torch::Tensor attend_memory(const torch::Tensor& query_input, const AttentionCache& memory,
+                              const torch::Tensor& memory_bias);
 
   // Xavier initialisation; value_output_gain scales the value and output projections
   // (DeepNet's beta), query and key keep gain 1. normal selects Xavier-normal.
@@ -33,6 +48,12 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   Linear output{nullptr};           // [d, heads*head_dim]
 
  private:
+  // [batch, T, d] -> [batch, heads, T, head_dim]
+  torch::Tensor split_heads(const torch::Tensor& x) const;
+  // Softmax attention of q over (k, v) plus the output projection.
+  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       const torch::Tensor& bias);
+
   int64_t heads_;
   int64_t head_dim_;
   double attention_dropout_;

@@ -30,11 +30,13 @@ ModelConfig model_config_from_json(const nlohmann::json& json) {
   return config;
 }
 
-void save_checkpoint(Transformer& model, const std::string& path, const nlohmann::json& extra) {
+void save_checkpoint(Transformer& model, const std::string& path, const nlohmann::json& extra,
+                     const std::function<void(torch::serialize::OutputArchive&)>& write_more) {
   torch::serialize::OutputArchive archive;
   archive.write("headcount.model_config", c10::IValue(model_config_to_json(model->config()).dump()));
   archive.write("headcount.extra", c10::IValue(extra.dump()));
   model->save(archive);
+  if (write_more) write_more(archive);
   const std::string temporary = path + ".partial";
   archive.save_to(temporary);
   std::filesystem::rename(temporary, path);
@@ -42,7 +44,8 @@ void save_checkpoint(Transformer& model, const std::string& path, const nlohmann
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(fmt::format("{}: no such checkpoint", path));
-  torch::serialize::InputArchive archive;
+  auto archive_pointer = std::make_shared<torch::serialize::InputArchive>();
+  auto& archive = *archive_pointer;
   try {
     archive.load_from(path);
   } catch (const c10::Error& e) {
@@ -55,7 +58,31 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   loaded.model = Transformer(model_config_from_json(nlohmann::json::parse(config_text.toStringRef())));
   loaded.model->load(archive);
   loaded.extra = nlohmann::json::parse(extra_text.toStringRef());
+  loaded.archive = archive_pointer;
   return loaded;
+}
+
+void average_checkpoints(const std::vector<std::string>& paths, const std::string& output) {
+  if (paths.empty()) throw std::invalid_argument("average_checkpoints needs at least one checkpoint");
+  auto first = load_checkpoint(paths[0]);
+  torch::NoGradGuard no_grad;
+  auto sum_parameters = first.model->named_parameters();
+  auto sum_buffers = first.model->named_buffers();
+  for (size_t i = 1; i < paths.size(); ++i) {
+    auto other = load_checkpoint(paths[i]);
+    if (model_config_to_json(other.model->config()) != model_config_to_json(first.model->config()))
+      throw std::invalid_argument(fmt::format("{}: a different model than {}; cannot average", paths[i], paths[0]));
+    auto parameters = other.model->named_parameters();
+    for (auto& item : sum_parameters) item.value().add_(parameters[item.key()]);
+    auto buffers = other.model->named_buffers();
+    for (auto& item : sum_buffers)
+      if (item.value().is_floating_point()) item.value().add_(buffers[item.key()]);
+  }
+  const double n = static_cast<double>(paths.size());
+  for (auto& item : sum_parameters) item.value().div_(n);
+  for (auto& item : sum_buffers)
+    if (item.value().is_floating_point()) item.value().div_(n);
+  save_checkpoint(first.model, output, first.extra);
 }
 
 }  // namespace headcount

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "model/transformer.h"
 
@@ -14,12 +17,19 @@ nlohmann::json model_config_to_json(const ModelConfig& config);
 // Throws std::invalid_argument naming the missing or bad key.
 ModelConfig model_config_from_json(const nlohmann::json& json);
 
-// extra: any JSON the caller wants kept with the weights (training state, say).
-void save_checkpoint(Transformer& model, const std::string& path, const nlohmann::json& extra = {});
+// extra: any JSON the caller wants kept with the weights (training state, say);
+// write_more: anything else for the same archive (optimizer moments, random state).
+void save_checkpoint(Transformer& model, const std::string& path, const nlohmann::json& extra = {},
+                     const std::function<void(torch::serialize::OutputArchive&)>& write_more = {});
 struct LoadedCheckpoint {
   Transformer model{nullptr};
   nlohmann::json extra;
+  std::shared_ptr<torch::serialize::InputArchive> archive;  // to read what write_more wrote
 };
 LoadedCheckpoint load_checkpoint(const std::string& path);
+
+// Element-wise mean of the parameters and buffers of several checkpoints of one model
+// (fairseq's average_checkpoints), saved as a checkpoint of its own with the first's extra.
+void average_checkpoints(const std::vector<std::string>& paths, const std::string& output);
 
 }  // namespace headcount

@@ -40,6 +40,27 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x_in, const tor
   return feed_forward_residual->combine(x, feed_forward->forward(input), probe);
 }
 
+torch::Tensor TransformerLayerImpl::forward_incremental(const torch::Tensor& x_in, LayerCache& cache,
+                                                        const torch::Tensor& memory_bias) {
+  auto x = x_in;
+  {
+    auto input = self_attention_residual->sublayer_input(x);
+    x = self_attention_residual->combine(x, self_attention->forward_incremental(input, cache.self));
+  }
+  if (cross_attention) {
+    auto input = cross_attention_residual->sublayer_input(x);
+    x = cross_attention_residual->combine(x, cross_attention->attend_memory(input, cache.memory, memory_bias));
+  }
+  auto input = feed_forward_residual->sublayer_input(x);
+  return feed_forward_residual->combine(x, feed_forward->forward(input));
+}
+
+LayerCache TransformerLayerImpl::start_cache(const torch::Tensor& memory) {
+  LayerCache cache;
+  if (cross_attention) cache.memory = cross_attention->project_memory(memory);
+  return cache;
+}
+
 std::vector<Residual> TransformerLayerImpl::residuals() const {
   std::vector<Residual> out{self_attention_residual};
   if (cross_attention_residual) out.push_back(cross_attention_residual);

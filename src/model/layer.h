@@ -22,6 +22,16 @@ struct LayerOptions {
   double init_gain = 1.0;       // deepnorm beta for value, output and FFN weights
 };
 
+// What one decoder layer keeps between decoding steps.
+struct LayerCache {
+  AttentionCache self;
+  AttentionCache memory;  // cross-attention keys and values of the encoder output
+  void reorder(const torch::Tensor& order) {
+    self.reorder(order);
+    memory.reorder(order);
+  }
+};
+
 class TransformerLayerImpl : public torch::nn::Module {
  public:
   explicit TransformerLayerImpl(const LayerOptions& options);
@@ -29,6 +39,10 @@ class TransformerLayerImpl : public torch::nn::Module {
   // memory and memory_bias are used only with cross-attention.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
                         const torch::Tensor& memory_bias, VarianceProbe* probe = nullptr);
+
+  // Decoding: x holds only the newest positions; cache has every earlier one.
+  torch::Tensor forward_incremental(const torch::Tensor& x, LayerCache& cache, const torch::Tensor& memory_bias);
+  LayerCache start_cache(const torch::Tensor& memory);
 
   // The layer's residual steps in forward order (2 or 3).
   std::vector<Residual> residuals() const;

@@ -82,13 +82,13 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
   }
 }
 
-torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, const torch::Tensor& tokens) {
+torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, const torch::Tensor& tokens, int64_t offset) {
   const int64_t length = tokens.size(1);
-  if (length > config_.max_positions)
-    throw std::invalid_argument(
-        fmt::format("sequence of {} tokens is longer than model.max_positions = {}", length, config_.max_positions));
+  if (offset + length > config_.max_positions)
+    throw std::invalid_argument(fmt::format("sequence of {} tokens is longer than model.max_positions = {}",
+                                            offset + length, config_.max_positions));
   auto x = table->forward(tokens) * embedding_scale_;
-  x = x + (learned_positions ? learned_positions->weight.narrow(0, 0, length) : sinusoidal_.narrow(0, 0, length));
+  x = x + (learned_positions ? learned_positions->weight.narrow(0, offset, length) : sinusoidal_.narrow(0, offset, length));
   return torch::dropout(x, config_.dropout, is_training());
 }
 
@@ -96,7 +96,7 @@ torch::Tensor TransformerImpl::encode(const torch::Tensor& source, VarianceProbe
   TORCH_CHECK(encoder, "this model has no encoder");
   auto bias = padding_bias(source.eq(kPaddingIndex), source_embedding->weight.scalar_type());
   if (probe && !probe->real_positions.defined()) probe->real_positions = source.ne(kPaddingIndex);
-  return encoder->forward(embed(source_embedding, source), bias, {}, {}, probe);
+  return encoder->forward(embed(source_embedding, source, 0), bias, {}, {}, probe);
 }
 
 torch::Tensor TransformerImpl::decode(const torch::Tensor& target_input, const torch::Tensor& memory,
@@ -108,7 +108,29 @@ torch::Tensor TransformerImpl::decode(const torch::Tensor& target_input, const t
   torch::Tensor memory_bias;
   if (memory.defined()) memory_bias = padding_bias(source.eq(kPaddingIndex), dtype);
   if (probe && !probe->real_positions.defined()) probe->real_positions = target_input.ne(kPaddingIndex);
-  return decoder->forward(embed(target_embedding, target_input), self_bias, memory, memory_bias, probe);
+  return decoder->forward(embed(target_embedding, target_input, 0), self_bias, memory, memory_bias, probe);
+}
+
+DecoderState TransformerImpl::start_decoding(const torch::Tensor& memory, const torch::Tensor& source) {
+  TORCH_CHECK(decoder, "this model has no decoder");
+  DecoderState state;
+  if (memory.defined()) state.memory_bias = padding_bias(source.eq(kPaddingIndex), memory.scalar_type());
+  for (auto& layer : decoder->layers) state.layers.push_back(layer->start_cache(memory));
+  return state;
+}
+
+torch::Tensor TransformerImpl::decode_step(const torch::Tensor& tokens, DecoderState& state) {
+  auto x = embed(target_embedding, tokens.unsqueeze(1), state.length);
+  for (size_t i = 0; i < decoder->layers.size(); ++i)
+    x = decoder->layers[i]->forward_incremental(x, state.layers[i], state.memory_bias);
+  if (decoder->final_norm) x = decoder->final_norm->forward(x);
+  ++state.length;
+  return logits(x.squeeze(1));
+}
+
+void DecoderState::reorder(const torch::Tensor& order) {
+  if (memory_bias.defined()) memory_bias = memory_bias.index_select(0, order);
+  for (auto& layer : layers) layer.reorder(order);
 }
 
 torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) { return torch::matmul(hidden, output_weight.t()); }

@@ -16,6 +16,14 @@ namespace headcount {
 
 inline constexpr int64_t kPaddingIndex = 0;
 
+// Everything the decoder keeps between steps of incremental decoding.
+struct DecoderState {
+  torch::Tensor memory_bias;  // encoder padding, [batch, 1, 1, S]
+  std::vector<LayerCache> layers;
+  int64_t length = 0;  // positions decoded so far
+  void reorder(const torch::Tensor& order);  // beam search: rows follow their hypotheses
+};
+
 class TransformerImpl : public torch::nn::Module {
  public:
   explicit TransformerImpl(ModelConfig config);
@@ -26,6 +34,11 @@ class TransformerImpl : public torch::nn::Module {
   // and its tokens (for the padding mask); undefined for a decoder-only model.
   torch::Tensor decode(const torch::Tensor& target_input, const torch::Tensor& memory,
                        const torch::Tensor& source, VarianceProbe* probe = nullptr);
+  // Incremental decoding (inference): start from the encoder output, then feed one
+  // token per row per step; returns the scores of the next token, [batch, vocab].
+  DecoderState start_decoding(const torch::Tensor& memory, const torch::Tensor& source);
+  torch::Tensor decode_step(const torch::Tensor& tokens, DecoderState& state);
+
   // Hidden states [..., d] -> unnormalised scores over the output vocabulary.
   torch::Tensor logits(const torch::Tensor& hidden);
 
@@ -42,7 +55,7 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor output_weight;  // [vocab, d]; tied to an embedding when configured
 
  private:
-  torch::Tensor embed(torch::nn::Embedding table, const torch::Tensor& tokens);
+  torch::Tensor embed(torch::nn::Embedding table, const torch::Tensor& tokens, int64_t offset);
 
   ModelConfig config_;
   torch::Tensor sinusoidal_;  // [max_positions, d] buffer

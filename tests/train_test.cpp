@@ -1,0 +1,192 @@
+// Training: schedule, RAdam and the loss follow their formulas; a resumed run continues
+// exactly as an uninterrupted one; divergence ends a run as a result.
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "train/loss.h"
+#include "train/optimizer.h"
+#include "train/run_folder.h"
+#include "train/schedule.h"
+#include "train/trainer.h"
+#include "test_support.h"
+
+namespace headcount {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Schedule, LinearWarmupThenInverseSquareRoot) {
+  InverseSqrtSchedule s{1e-3, 1e-7, 100};
+  EXPECT_NEAR(s.at(0), 1e-7, 1e-15);
+  EXPECT_NEAR(s.at(50), 1e-7 + (1e-3 - 1e-7) * 0.5, 1e-15);
+  EXPECT_NEAR(s.at(100), 1e-3, 1e-15);
+  EXPECT_NEAR(s.at(400), 1e-3 * 0.5, 1e-15);
+  EXPECT_NEAR(s.at(10000), 1e-4, 1e-15);
+}
+
+TEST(RAdam, RectificationFollowsThePublishedFormula) {
+  const double beta2 = 0.999, rho_inf = 2 / (1 - beta2) - 1;
+  for (int64_t t : {1, 2, 3, 4, 5, 6, 10, 100, 10000}) {
+    const double b = std::pow(beta2, t), rho = rho_inf - 2 * t * b / (1 - b);
+    const double expected =
+        rho > 4 ? std::sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) : 0.0;
+    EXPECT_NEAR(RAdam::rectification(t, beta2), expected, 1e-12) << t;
+  }
+  EXPECT_EQ(RAdam::rectification(1, 0.999), 0.0);  // the first steps are momentum SGD
+  EXPECT_GT(RAdam::rectification(6, 0.999), 0.0);
+  EXPECT_NEAR(RAdam::rectification(1000000, 0.999), 1.0, 1e-3);
+}
+
+TEST(RAdam, UpdatesMatchTheRuleComputedByHand) {
+  auto p = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
+  OptimizerOptions o{"radam", 0.9, 0.999, 1e-8, 0.01};
+  auto optimizer = make_optimizer(o, {p});
+  double m[2] = {0, 0}, v[2] = {0, 0}, x[2] = {1.0, -2.0};
+  const double lr = 0.1;
+  for (int t = 1; t <= 8; ++t) {
+    const double g[2] = {0.5 * t, -0.25};
+    p.mutable_grad() = torch::tensor({g[0], g[1]}, torch::kDouble);
+    optimizer->step(lr);
+    const double r = RAdam::rectification(t, 0.999);
+    for (int i = 0; i < 2; ++i) {
+      m[i] = 0.9 * m[i] + 0.1 * g[i];
+      v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+      x[i] *= 1 - lr * 0.01;
+      const double m_hat = m[i] / (1 - std::pow(0.9, t));
+      x[i] -= r > 0 ? lr * r * m_hat / (std::sqrt(v[i] / (1 - std::pow(0.999, t))) + 1e-8) : lr * m_hat;
+    }
+    EXPECT_NEAR(p[0].item<double>(), x[0], 1e-12) << "step " << t;
+    EXPECT_NEAR(p[1].item<double>(), x[1], 1e-12) << "step " << t;
+  }
+}
+
+TEST(Loss, LabelSmoothingMatchesFairseqFormula) {
+  auto logits = torch::tensor({{{2.0, 0.5, -1.0, 0.0}, {0.1, 0.2, 0.3, 0.4}}}, torch::kDouble);
+  auto target = torch::tensor({{2, 0}}, torch::kLong);  // the second position is padding
+  auto sums = label_smoothed_cross_entropy(logits, target, 0.1);
+  auto lp = torch::log_softmax(logits[0][0], -1);
+  const double nll = -lp[2].item<double>(), smooth = -lp.sum().item<double>();
+  EXPECT_EQ(sums.tokens, 1);
+  EXPECT_NEAR(sums.nll.item<double>(), nll, 1e-12);
+  EXPECT_NEAR(sums.loss.item<double>(), (1 - 0.1 - 0.1 / 3) * nll + 0.1 / 3 * smooth, 1e-12);
+}
+
+// A tiny parallel corpus (reverse a sequence of letters) in the fairseq file layout.
+std::string write_reverse_corpus() {
+  const auto dir = fs::temp_directory_path() / "hc_reverse_corpus";
+  fs::create_directories(dir);
+  std::mt19937 random(5);
+  for (auto [name, lines] : {std::pair{"train", 300}, std::pair{"valid", 30}, std::pair{"test", 20}}) {
+    std::ofstream source(dir / (std::string(name) + ".src")), target(dir / (std::string(name) + ".tgt"));
+    for (int i = 0; i < lines; ++i) {
+      std::vector<std::string> tokens(2 + random() % 6);
+      for (auto& t : tokens) t = std::string(1, static_cast<char>('a' + random() % 8));
+      for (size_t j = 0; j < tokens.size(); ++j) source << (j ? " " : "") << tokens[j];
+      for (size_t j = tokens.size(); j-- > 0;) target << tokens[j] << (j ? " " : "");
+      source << "\n", target << "\n";
+    }
+  }
+  return dir.string();
+}
+
+RunConfig reverse_config(const std::string& corpus) {
+  return load_config("", {"data.task=parallel", "data.train_prefix=" + corpus + "/train",
+                          "data.valid_prefix=" + corpus + "/valid", "data.test_prefix=" + corpus + "/test",
+                          "data.max_tokens=200", "model.d_model=16", "model.encoder.layers=2", "model.encoder.heads=2",
+                          "model.encoder.ffn_dim=32", "model.decoder.layers=2", "model.decoder.heads=2",
+                          "model.decoder.ffn_dim=32", "model.dropout=0.1", "model.max_positions=64", "data.max_length=40",
+                          "train.lr=0.003", "train.warmup_updates=5", "train.log_every=1", "train.valid_every=4",
+                          "train.valid_decode_limit=10", "train.max_updates=12", "eval.beam=2", "eval.max_length_b=12"});
+}
+
+std::vector<double> train_losses(const std::string& run_dir) {
+  std::vector<double> losses;
+  for (const auto& line : read_metrics(run_dir + "/metrics.jsonl"))
+    if (line.at("kind") == "train") losses.push_back(line.at("train_loss").get<double>());
+  return losses;
+}
+
+TEST(Trainer, ResumedRunRepeatsTheUninterruptedLosses) {
+  const auto corpus = write_reverse_corpus();
+  for (const char* scheme : {"admin", "post-ln"}) {
+    auto config = reverse_config(corpus);
+    FieldTable table;
+    describe_fields(config, table);
+    table.find("model.residual")->set(scheme);
+    table.find("train.optimizer")->set(std::string(scheme) == "admin" ? "radam" : "adam");
+    const auto whole = (fs::temp_directory_path() / "hc_run_whole").string();
+    const auto split = (fs::temp_directory_path() / "hc_run_split").string();
+    fs::remove_all(whole), fs::remove_all(split);
+    std::ostringstream log;
+    auto summary = train({config, whole, false, 0}, log);
+    ASSERT_EQ(summary.at("status"), "finished") << log.str();
+    EXPECT_EQ(summary.at("updates"), 12);
+
+    auto first = train({config, split, false, 6}, log);  // "killed" after 6 updates
+    EXPECT_EQ(first.at("status"), "interrupted");
+    EXPECT_FALSE(fs::exists(split + "/summary.json"));
+    EXPECT_THROW(train({config, split, false, 0}, log), std::runtime_error);  // never overwrites a run
+    auto resumed = train({config, split, true, 0}, log);  // continues from the update-4 checkpoint
+    EXPECT_EQ(resumed.at("status"), "finished");
+
+    const auto a = train_losses(whole), b = train_losses(split);
+    ASSERT_EQ(a.size(), 12u);
+    ASSERT_EQ(b.size(), 12u);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_DOUBLE_EQ(a[i], b[i]) << scheme << " update " << i + 1;
+    EXPECT_DOUBLE_EQ(summary.at("test").at("bleu").get<double>(), resumed.at("test").at("bleu").get<double>());
+    if (std::string(scheme) == "admin") {
+      EXPECT_EQ(summary.at("admin_profile").at("encoder").size(), 4u);
+      EXPECT_EQ(resumed.at("admin_profile"), summary.at("admin_profile"));
+    }
+  }
+}
+
+TEST(Trainer, HugeLearningRateEndsAsDivergedNotAsAnException) {
+  const auto corpus = write_reverse_corpus();
+  auto config = reverse_config(corpus);
+  config.train.lr = 1e4;
+  config.train.warmup_updates = 0;
+  config.train.max_updates = 50;
+  const auto dir = (fs::temp_directory_path() / "hc_run_diverge").string();
+  fs::remove_all(dir);
+  std::ostringstream log;
+  auto summary = train({config, dir, false, 0}, log);
+  EXPECT_EQ(summary.at("status"), "diverged") << log.str();
+  ASSERT_TRUE(summary.at("diverged_at_update").is_number_integer());
+  EXPECT_GE(summary.at("diverged_at_update").get<int>(), 1);
+  EXPECT_LE(summary.at("diverged_at_update").get<int>(), 50);
+  EXPECT_EQ(read_json_file(dir + "/summary.json").at("status"), "diverged");
+  EXPECT_EQ(read_metrics(dir + "/metrics.jsonl").back().at("kind"), "diverged");
+}
+
+TEST(Trainer, RunFolderHoldsConfigMetricsSummaryAndCheckpoints) {
+  const auto corpus = write_reverse_corpus();
+  auto config = reverse_config(corpus);
+  config.train.average_last = 2;
+  const auto dir = (fs::temp_directory_path() / "hc_run_files").string();
+  fs::remove_all(dir);
+  std::ostringstream log;
+  auto summary = train({config, dir, false, 0}, log);
+  for (const char* file : {"config.yaml", "metrics.jsonl", "summary.json", "source.vocab", "target.vocab",
+                           "checkpoint_last.pt", "checkpoint_best.pt", "checkpoint_average.pt"})
+    EXPECT_TRUE(fs::exists(dir + "/" + file)) << file;
+  EXPECT_EQ(load_config(dir + "/config.yaml", {}).train.average_last, 2);
+  EXPECT_EQ(summary.at("test").at("checkpoint"), "checkpoint_average.pt");
+  for (const char* key : {"parameters", "wall_time_s", "tokens_per_s", "peak_rss_mib", "best_dev"})
+    EXPECT_TRUE(summary.contains(key)) << key;
+  EXPECT_GT(summary.at("tokens_per_s").get<double>(), 0);
+  const auto lines = read_metrics(dir + "/metrics.jsonl");
+  int dev_lines = 0;
+  for (const auto& line : lines) {
+    for (const char* key : {"update", "elapsed_s"}) EXPECT_TRUE(line.contains(key));
+    if (line.at("kind") == "train")
+      for (const char* key : {"epoch", "train_loss", "lr", "grad_norm", "tokens_per_s"}) EXPECT_TRUE(line.contains(key));
+    dev_lines += line.at("kind") == "dev";
+  }
+  EXPECT_EQ(dev_lines, 3);  // updates 4, 8, 12
+}
+
+}  // namespace
+}  // namespace headcount
