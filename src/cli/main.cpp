@@ -16,11 +16,13 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
 
   const std::vector<headcount::Subcommand> subcommands{
+      headcount::add_compare_command(app),
       headcount::add_train_command(app),
       headcount::add_translate_command(app),
       headcount::add_evaluate_command(app),
       headcount::add_reshape_command(app),
       headcount::add_config_command(app),
+      headcount::add_bench_command(app),
   };
 
   CLI11_PARSE(app, argc, argv);

@@ -214,7 +214,8 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     for (auto& [key, v] : dev.items())
       shown += v.is_number_float() ? fmt::format(" {} {:.4f}", key, v.get<double>()) : fmt::format(" {} {}", key, v.dump());
     log << fmt::format("dev   update {:>6} |{}{}  ({:.1f}s)\n", state.update, shown, improved ? "  *best*" : "",
-                       seconds_since(eval_start));
+                       seconds_since(eval_start))
+        << std::flush;
     if (improved) write_checkpoint(best_path, false);
     if (t.average_last > 0) {
       write_checkpoint((dir / fmt::format("checkpoint_update{}.pt", state.update)).string(), false);
@@ -303,6 +304,7 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
                          "{:.0f} tok/s | {:.0f}s\n",
                          state.update, state.epoch + 1, line["train_loss"].get<double>(),
                          line["train_nll"].get<double>(), lr, grad_norm, tokens_per_s, elapsed());
+      log.flush();  // a log redirected to a file is followed with tail -f
       interval_tokens = 0, interval_loss = interval_nll = 0, interval_loss_tokens = 0;
       interval_start = std::chrono::steady_clock::now();
     } else if (terminal) {

@@ -1,0 +1,43 @@
+// headcount bench: speed measurements (never timed tests; results go to docs/benchmarks.md).
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "study/throughput.h"
+
+namespace headcount {
+
+Subcommand add_bench_command(CLI::App& app) {
+  auto shape = std::make_shared<StepShape>();
+  auto scheme = std::make_shared<std::string>("post-ln");
+  auto* sub = app.add_subcommand(
+      "bench", "time one training update on random tokens (same shape arguments as shared/peers/ref_step.py)");
+  sub->add_option("--encoder-layers", shape->encoder_layers, "encoder layers");
+  sub->add_option("--decoder-layers", shape->decoder_layers, "decoder layers");
+  sub->add_option("--heads", shape->heads, "heads per layer");
+  sub->add_option("--d-model", shape->d_model, "model width");
+  sub->add_option("--head-dim", shape->head_dim, "width of one head");
+  sub->add_option("--ffn", shape->ffn_dim, "FFN width");
+  sub->add_option("--batch", shape->batch, "sentences per batch");
+  sub->add_option("--source-length", shape->source_length, "source tokens per sentence");
+  sub->add_option("--target-length", shape->target_length, "target tokens per sentence");
+  sub->add_option("--steps", shape->steps, "timed updates (after two warm-up updates)");
+  sub->add_option("--residual", *scheme, "residual scheme");
+  return {sub, [shape, scheme]() -> int {
+            shape->residual = parse_residual_scheme(*scheme);
+            auto timing = measure_training_step(*shape);
+            std::cout << nlohmann::json{{"parameters", timing.parameters},
+                                        {"step_ms", timing.step_ms},
+                                        {"tokens_per_s", timing.tokens_per_s},
+                                        {"threads", torch::get_num_threads()},
+                                        {"residual", *scheme}}
+                             .dump()
+                      << "\n";
+            return 0;
+          }};
+}
+
+}  // namespace headcount

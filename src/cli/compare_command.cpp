@@ -1,0 +1,36 @@
+// headcount compare: the study as one command.
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "study/compare.h"
+
+namespace headcount {
+
+Subcommand add_compare_command(CLI::App& app) {
+  auto request = std::make_shared<CompareRequest>();
+  auto* sub = app.add_subcommand(
+      "compare", "train a preset's grid (shallow multi-head vs reshaped deep, residual schemes, seeds) and write a report");
+  sub->add_option("--preset", request->preset, "preset name (configs/presets/NAME.yaml) or file")->required();
+  sub->add_option("--out", request->out, "output folder: runs/, report.md, results.json, figures/")->required();
+  sub->add_option("--seeds", request->seeds, "seeds per cell (default: the preset's)");
+  sub->add_option("--set", request->overrides, "key=value override for every run (repeatable)");
+  return {sub, [request]() -> int {
+            request->program = std::filesystem::read_symlink("/proc/self/exe").string();
+            request->threads = torch::get_num_threads();
+            request->command_line = "headcount compare --preset " + request->preset + " --out " + request->out;
+            if (request->seeds > 0) request->command_line += " --seeds " + std::to_string(request->seeds);
+            for (const auto& o : request->overrides) request->command_line += " --set " + o;
+            try {
+              compare(*request, std::cout);
+            } catch (const ConfigError& e) {
+              std::cerr << "headcount compare: " << e.what() << "\n";
+              return 2;
+            }
+            return 0;
+          }};
+}
+
+}  // namespace headcount

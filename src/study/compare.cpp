@@ -1,0 +1,165 @@
+#include "study/compare.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+
+#include "eval/evaluate.h"
+#include "model/checkpoint.h"
+#include "study/inference_speed.h"
+#include "study/report.h"
+#include "train/run_folder.h"
+
+namespace fs = std::filesystem;
+
+namespace headcount {
+
+namespace {
+
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+bool finished(const fs::path& run_dir) {
+  const auto path = run_dir / "summary.json";
+  if (!fs::exists(path)) return false;
+  try {
+    const auto status = read_json_file(path.string()).value("status", "");
+    return status == "finished" || status == "diverged";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// One row of the grid table, read back from the run folder.
+nlohmann::json collect_run(const GridRun& run, const fs::path& run_dir, const std::string& metric) {
+  const auto& model = run.config.model;
+  const int64_t layers = model.has_encoder() ? model.encoder.layers : model.decoder.layers;
+  nlohmann::json row = {{"name", run.name},   {"heads", run.heads},   {"layers", layers},
+                        {"architecture", fmt::format("{}L-{}H", layers, run.heads)},
+                        {"scheme", to_string(run.scheme)}, {"seed", run.seed}, {"run_dir", run_dir.string()}};
+  if (fs::exists(run_dir / "summary.json")) {
+    const auto summary = read_json_file((run_dir / "summary.json").string());
+    for (const char* key : {"status", "diverged_at_update", "updates", "parameters", "best_dev", "wall_time_s",
+                            "train_time_s", "tokens_per_s", "peak_rss_mib", "test"})
+      if (summary.contains(key)) row[key] = summary[key];
+    if (summary.contains("test") && summary["test"].contains(metric)) row["test_metric"] = summary["test"][metric];
+  } else {
+    row["status"] = fs::exists(run_dir / "failed.txt") ? "failed" : "incomplete";
+    if (fs::exists(run_dir / "failed.txt")) {
+      std::ifstream in(run_dir / "failed.txt");
+      row["error"] = std::string(std::istreambuf_iterator<char>(in), {});
+    }
+  }
+  nlohmann::json curve = nlohmann::json::array();
+  for (const auto& line : read_metrics((run_dir / "metrics.jsonl").string()))
+    if (line.value("kind", "") == "dev")
+      curve.push_back({{"update", line["update"]}, {"elapsed_s", line["elapsed_s"]}, {"loss", line.value("dev_loss", 0.0)},
+                       {"metric", line.contains("dev_" + metric) ? line["dev_" + metric] : nlohmann::json()}});
+  row["dev_curve"] = curve;
+  return row;
+}
+
+}  // namespace
+
+nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
+  auto preset = load_preset(request.preset);
+  if (request.seeds > 0) preset.seeds = request.seeds;
+  const auto grid = expand_grid(preset, request.overrides);
+  const fs::path out(request.out);
+  fs::create_directories(out / "runs");
+  fs::create_directories(out / "configs");
+  const std::string metric = grid.front().config.data.task == "cmudict" ? "wer" : "bleu";
+  const int threads = request.threads > 0 ? request.threads : torch::get_num_threads();
+  log << fmt::format("compare {}: {} runs into {}\n", preset.name, grid.size(), out.string());
+
+  int64_t trained = 0;
+  bool interrupted = false;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    const auto& run = grid[i];
+    const fs::path run_dir = out / "runs" / run.name;
+    if (finished(run_dir)) {
+      log << fmt::format("[{}/{}] {}: finished earlier, skipped\n", i + 1, grid.size(), run.name);
+      continue;
+    }
+    if (request.stop_after_runs > 0 && trained >= request.stop_after_runs) {
+      interrupted = true;
+      break;
+    }
+    const auto config_path = (out / "configs" / (run.name + ".yaml")).string();
+    write_file_atomically(config_path, to_yaml(run.config));
+    fs::create_directories(run_dir);
+    fs::remove(run_dir / "failed.txt");
+    log << fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid.size(), run.name,
+                       (run_dir / "train.log").string())
+        << std::flush;
+    const std::string command =
+        fmt::format("{} --threads {} train --config {} --out {} --resume >> {} 2>&1", quoted(request.program), threads,
+                    quoted(config_path), quoted(run_dir.string()), quoted((run_dir / "train.log").string()));
+    const int status = std::system(command.c_str());
+    ++trained;
+    if (status != 0 || !finished(run_dir)) {
+      std::ofstream(run_dir / "failed.txt") << fmt::format("training exited with status {}; see train.log\n", status);
+      log << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
+    } else {
+      const auto summary = read_json_file((run_dir / "summary.json").string());
+      log << fmt::format("    {}: {} after {} updates\n", run.name, summary.value("status", "?"),
+                         summary.value("updates", 0));
+    }
+  }
+
+  nlohmann::json results = {{"preset", preset.name},
+                            {"description", preset.description},
+                            {"command", request.command_line},
+                            {"threads", threads},
+                            {"metric", metric},
+                            {"lower_is_better", lower_is_better(metric)},
+                            {"shallow_heads", grid.front().heads},
+                            {"complete", !interrupted},
+                            {"runs", nlohmann::json::array()},
+                            {"inference", nlohmann::json::array()}};
+  for (const auto& run : grid) results["runs"].push_back(collect_run(run, out / "runs" / run.name, metric));
+
+  // Inference speed: one trained model per architecture, all measured in this process.
+  std::map<int64_t, std::string> checkpoint_of_heads;
+  for (const auto& row : results["runs"]) {
+    const fs::path dir = row["run_dir"].get<std::string>();
+    for (const char* name : {"checkpoint_best.pt", "checkpoint_last.pt"})
+      if (!checkpoint_of_heads.count(row["heads"]) && fs::exists(dir / name))
+        checkpoint_of_heads[row["heads"]] = (dir / name).string();
+  }
+  if (!interrupted) {
+    torch::set_num_threads(threads);
+    for (auto it = checkpoint_of_heads.rbegin(); it != checkpoint_of_heads.rend(); ++it) {
+      auto model = load_checkpoint(it->second).model;
+      const auto& c = model->config();
+      const int64_t layers = c.has_encoder() ? c.encoder.layers : c.decoder.layers;
+      for (int64_t batch : preset.inference.batch_sizes)
+        for (int64_t length : preset.inference.lengths) {
+          auto t = measure_inference(model, batch, length, preset.inference.repeats);
+          results["inference"].push_back({{"architecture", fmt::format("{}L-{}H", layers, it->first)},
+                                          {"heads", it->first},
+                                          {"batch", batch},
+                                          {"length", length},
+                                          {"median_ms", t.median_ms},
+                                          {"sentences_per_s", t.sentences_per_s},
+                                          {"tokens_per_s", t.tokens_per_s}});
+          log << fmt::format("inference {}L-{}H batch {:>3} length {:>3}: {:.1f} ms, {:.0f} tokens/s\n", layers,
+                             it->first, batch, length, t.median_ms, t.tokens_per_s);
+        }
+    }
+  }
+  write_report(results, out.string());
+  write_file_atomically((out / "results.json").string(), results.dump(2) + "\n");
+  log << fmt::format("report: {}\n", (out / "report.md").string());
+  return results;
+}
+
+}  // namespace headcount

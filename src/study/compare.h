@@ -1,0 +1,34 @@
+// `headcount compare`: run a preset's grid into DIR/runs/NAME (ordinary train run
+// folders), measure inference speed, and write DIR/report.md, DIR/results.json and the
+// figures. Re-running skips finished runs and resumes unfinished ones; a run that
+// diverges or fails is recorded and the rest go on.
+#pragma once
+
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "study/preset.h"
+
+namespace headcount {
+
+struct CompareRequest {
+  std::string preset;
+  std::string out;
+  int64_t seeds = 0;  // 0: the preset's
+  std::vector<std::string> overrides;
+  std::string command_line;  // recorded in the report
+  // The headcount program that trains each run in a process of its own (so a crash stays
+  // in its run and each run's peak memory is its own): /proc/self/exe from the CLI.
+  std::string program;
+  int threads = 0;  // passed on as --threads; 0: LibTorch's current setting
+  // Stop after this many runs have been trained in this process (tests use it to stand
+  // for an interrupted compare); 0: no limit.
+  int64_t stop_after_runs = 0;
+};
+
+// Returns results.json's content.
+nlohmann::json compare(const CompareRequest& request, std::ostream& log);
+
+}  // namespace headcount

@@ -1,0 +1,138 @@
+#include "study/preset.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "model/reshape.h"
+
+namespace headcount {
+
+namespace {
+
+template <typename T>
+std::vector<T> read_list(const YAML::Node& node, const std::string& path, const std::string& key) {
+  if (!node.IsSequence())
+    throw ConfigError(fmt::format("{}:{}: '{}' expects a list, like [1, 8, 64]", path, node.Mark().line + 1, key));
+  std::vector<T> out;
+  for (const auto& item : node) {
+    try {
+      out.push_back(item.as<T>());
+    } catch (const YAML::Exception&) {
+      throw ConfigError(fmt::format("{}:{}: '{}' has a bad entry '{}'", path, item.Mark().line + 1, key, item.Scalar()));
+    }
+  }
+  return out;
+}
+
+int64_t read_integer(const YAML::Node& node, const std::string& path, const std::string& key) {
+  try {
+    return node.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    throw ConfigError(fmt::format("{}:{}: '{}' expects an integer, got '{}'", path, node.Mark().line + 1, key, node.Scalar()));
+  }
+}
+
+}  // namespace
+
+Preset load_preset(const std::string& name) {
+  std::string path = name;
+  if (!std::filesystem::exists(path)) path = "configs/presets/" + name + ".yaml";
+  if (!std::filesystem::exists(path)) {
+    std::string known;
+    if (std::filesystem::is_directory("configs/presets"))
+      for (const auto& entry : std::filesystem::directory_iterator("configs/presets"))
+        known += (known.empty() ? "" : ", ") + entry.path().stem().string();
+    throw ConfigError(fmt::format("unknown preset '{}': no file {} (presets here: {})", name, path,
+                                  known.empty() ? "none" : known));
+  }
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}: not valid YAML: {}", path, e.mark.line + 1, e.msg));
+  }
+  if (!root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys", path));
+  Preset preset;
+  preset.name = std::filesystem::path(path).stem().string();
+  for (const auto& item : root) {
+    const auto key = item.first.as<std::string>();
+    const auto& value = item.second;
+    const int line = item.first.Mark().line + 1;
+    if (key == "description") preset.description = value.as<std::string>();
+    else if (key == "config") preset.config_path = value.as<std::string>();
+    else if (key == "heads") preset.heads = read_list<int64_t>(value, path, key);
+    else if (key == "seeds") preset.seeds = read_integer(value, path, key);
+    else if (key == "schemes") {
+      for (const auto& scheme : read_list<std::string>(value, path, key)) {
+        try {
+          preset.schemes.push_back(parse_residual_scheme(scheme));
+        } catch (const std::invalid_argument& e) {
+          throw ConfigError(fmt::format("{}:{}: schemes: {}", path, line, e.what()));
+        }
+      }
+    } else if (key == "set") {
+      if (!value.IsMap()) throw ConfigError(fmt::format("{}:{}: 'set' expects a mapping of config keys", path, line));
+      for (const auto& o : value) preset.overrides.push_back(o.first.as<std::string>() + "=" + o.second.Scalar());
+    } else if (key == "inference") {
+      for (const auto& o : value) {
+        const auto sub = o.first.as<std::string>();
+        if (sub == "batch_sizes") preset.inference.batch_sizes = read_list<int64_t>(o.second, path, "inference.batch_sizes");
+        else if (sub == "lengths") preset.inference.lengths = read_list<int64_t>(o.second, path, "inference.lengths");
+        else if (sub == "repeats") preset.inference.repeats = read_integer(o.second, path, "inference.repeats");
+        else throw ConfigError(fmt::format("{}:{}: unknown key 'inference.{}' (expected batch_sizes, lengths, repeats)",
+                                           path, o.first.Mark().line + 1, sub));
+      }
+    } else {
+      throw ConfigError(fmt::format(
+          "{}:{}: unknown key '{}' (expected description, config, heads, schemes, seeds, set, inference)", path, line, key));
+    }
+  }
+  if (preset.config_path.empty()) throw ConfigError(fmt::format("{}: 'config' (the task's train config) is required", path));
+  if (preset.schemes.empty()) throw ConfigError(fmt::format("{}: 'schemes' must name at least one residual scheme", path));
+  if (preset.seeds < 1) throw ConfigError(fmt::format("{}: 'seeds' must be at least 1", path));
+  if (preset.inference.repeats < 1) throw ConfigError(fmt::format("{}: 'inference.repeats' must be at least 1", path));
+  return preset;
+}
+
+std::vector<GridRun> expand_grid(const Preset& preset, const std::vector<std::string>& extra_overrides) {
+  auto overrides = preset.overrides;
+  overrides.insert(overrides.end(), extra_overrides.begin(), extra_overrides.end());
+  const RunConfig base = load_config(preset.config_path, overrides);
+  const int64_t shallow_heads = base.model.has_encoder() ? base.model.encoder.heads : base.model.decoder.heads;
+  std::set<int64_t, std::greater<>> heads(preset.heads.begin(), preset.heads.end());
+  heads.insert(shallow_heads);
+  std::vector<GridRun> runs;
+  for (int64_t k : heads) {
+    ModelConfig model;
+    try {
+      model = reshape_model(base.model, k);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(fmt::format("preset {}: heads {}: {}", preset.name, k, e.what()));
+    }
+    if (k == shallow_heads) model = base.model;  // the shallow model exactly as configured
+    for (auto scheme : preset.schemes) {
+      for (int64_t s = 0; s < preset.seeds; ++s) {
+        GridRun run;
+        run.heads = k;
+        run.scheme = scheme;
+        run.seed = base.train.seed + s;
+        run.config = base;
+        run.config.model = model;
+        run.config.model.residual = scheme;
+        run.config.train.seed = run.seed;
+        const int64_t layers = model.has_encoder() ? model.encoder.layers : model.decoder.layers;
+        run.name = fmt::format("{}L-{}H-{}-s{}", layers, k, to_string(scheme), run.seed);
+        auto problems = validate(run.config);
+        if (!problems.empty()) throw ConfigError(fmt::format("run {}: {}", run.name, problems.front()));
+        runs.push_back(std::move(run));
+      }
+    }
+  }
+  return runs;
+}
+
+}  // namespace headcount

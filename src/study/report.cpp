@@ -1,0 +1,301 @@
+#include "study/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "train/run_folder.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace headcount {
+
+namespace {
+
+struct Spread {
+  int64_t n = 0;
+  double mean = 0, sd = 0;
+};
+
+Spread spread_of(const std::vector<double>& values) {
+  Spread s;
+  s.n = static_cast<int64_t>(values.size());
+  if (values.empty()) return s;
+  for (double v : values) s.mean += v;
+  s.mean /= s.n;
+  for (double v : values) s.sd += (v - s.mean) * (v - s.mean);
+  s.sd = s.n > 1 ? std::sqrt(s.sd / (s.n - 1)) : 0.0;
+  return s;
+}
+
+std::string number(const json& value, int decimals = 2) {
+  if (!value.is_number()) return "–";
+  return fmt::format("{:.{}f}", value.get<double>(), decimals);
+}
+
+std::string status_text(const json& run) {
+  const std::string status = run.value("status", "?");
+  if (status == "diverged" && run.contains("diverged_at_update") && run["diverged_at_update"].is_number())
+    return fmt::format("diverged at {}", run["diverged_at_update"].get<int64_t>());
+  return status;
+}
+
+bool better(double a, double b, bool lower) { return lower ? a < b : a > b; }
+
+// The test metric of each seed of one (architecture, scheme), by seed.
+std::map<int64_t, double> metric_by_seed(const json& results, int64_t heads, const std::string& scheme) {
+  std::map<int64_t, double> out;
+  for (const auto& run : results["runs"])
+    if (run["heads"] == heads && run["scheme"] == scheme && run.contains("test_metric"))
+      out[run["seed"].get<int64_t>()] = run["test_metric"].get<double>();
+  return out;
+}
+
+std::string architecture_of(const json& results, int64_t heads) {
+  for (const auto& run : results["runs"])
+    if (run["heads"] == heads) return run["architecture"];
+  return "?";
+}
+
+void run_gnuplot(const fs::path& figures, const std::string& script, std::vector<std::string>& notes) {
+  const std::string command = fmt::format("cd '{}' && gnuplot '{}' > /dev/null 2>&1", figures.string(), script);
+  if (std::system(command.c_str()) != 0) notes.push_back(fmt::format("gnuplot could not draw figures/{}", script));
+}
+
+const char* kTerminal =
+    "set terminal svg size 960,560 dynamic background rgb 'white' font 'sans,12'\nset termoption noenhanced\n"
+    "set grid\nset key outside right top\n";
+
+}  // namespace
+
+void write_report(json& results, const std::string& out_dir) {
+  const fs::path out(out_dir), figures = out / "figures", data = figures / "data";
+  fs::create_directories(data);
+  const std::string metric = results["metric"];
+  const bool lower = results["lower_is_better"];
+  const std::string metric_name = metric == "wer" ? "WER" : "BLEU";
+  const int64_t shallow = results["shallow_heads"];
+  std::set<int64_t, std::greater<>> heads;
+  std::vector<std::string> schemes;
+  for (const auto& run : results["runs"]) {
+    heads.insert(run["heads"].get<int64_t>());
+    if (std::find(schemes.begin(), schemes.end(), run["scheme"]) == schemes.end()) schemes.push_back(run["scheme"]);
+  }
+
+  // ---- findings, computed from the numbers ----
+  json findings = json::array();
+  for (int64_t h : heads) {
+    for (const auto& scheme : schemes) {
+      int64_t total = 0, diverged = 0, failed = 0, stuck = 0;
+      std::vector<std::string> where;
+      for (const auto& run : results["runs"]) {
+        if (run["heads"] != h || run["scheme"] != scheme) continue;
+        ++total;
+        const std::string status = run.value("status", "");
+        if (status == "diverged") {
+          ++diverged;
+          if (run["diverged_at_update"].is_number()) where.push_back(std::to_string(run["diverged_at_update"].get<int64_t>()));
+        } else if (status != "finished") {
+          ++failed;
+        } else if (metric == "wer" && run.contains("test_metric") && run["test_metric"].get<double>() >= 90.0) {
+          ++stuck;
+        }
+      }
+      if (diverged || stuck || failed) {
+        std::string text = fmt::format("{} with {}:", architecture_of(results, h), scheme);
+        if (diverged)
+          text += fmt::format(" diverged in {}/{} seeds (at update {});", diverged, total, fmt::join(where, ", "));
+        if (stuck) text += fmt::format(" finished but did not learn (test WER of 90% or more) in {}/{} seeds;", stuck, total);
+        if (failed) text += fmt::format(" did not finish in {}/{} seeds;", failed, total);
+        text.back() = '.';
+        findings.push_back(text);
+      } else if (total) {
+        findings.push_back(fmt::format("{} with {}: trained stably in {}/{} seeds.", architecture_of(results, h), scheme,
+                                       total, total));
+      }
+    }
+  }
+  json gains = json::array();
+  for (int64_t h : heads) {
+    if (h == shallow) continue;
+    for (const auto& deep_scheme : schemes) {
+      const auto deep = metric_by_seed(results, h, deep_scheme);
+      for (const auto& shallow_scheme : schemes) {
+        const auto base = metric_by_seed(results, shallow, shallow_scheme);
+        int64_t wins = 0, paired = 0;
+        std::vector<double> differences;
+        for (const auto& [seed, value] : deep) {
+          if (!base.count(seed)) continue;
+          ++paired;
+          wins += better(value, base.at(seed), lower);
+          differences.push_back(lower ? base.at(seed) - value : value - base.at(seed));
+        }
+        if (!paired) continue;
+        const auto gain = spread_of(differences);
+        findings.push_back(fmt::format(
+            "{} {} ({}) vs shallow {} ({}): the deeper model {} by {:.2f} {} points on average, better on {}/{} seeds.",
+            h == 1 ? "Deep single-head" : "Deeper", architecture_of(results, h), deep_scheme,
+            architecture_of(results, shallow), shallow_scheme, gain.mean >= 0 ? "is ahead" : "is behind",
+            std::abs(gain.mean), metric_name, wins, paired));
+        if (deep_scheme == shallow_scheme)
+          gains.push_back({{"scheme", deep_scheme}, {"heads", h}, {"unrolled", shallow / h}, {"gain", gain.mean}, {"seeds", paired}});
+      }
+    }
+  }
+  std::map<std::pair<int64_t, int64_t>, double> speed;  // (heads, batch*1000+length) -> tokens/s
+  for (const auto& t : results["inference"])
+    speed[{t["heads"].get<int64_t>(), t["batch"].get<int64_t>() * 1000 + t["length"].get<int64_t>()}] = t["tokens_per_s"];
+  for (int64_t h : heads) {
+    if (h == shallow) continue;
+    std::vector<std::string> ratios;
+    for (const auto& [key, value] : speed)
+      if (key.first == h && speed.count({shallow, key.second}))
+        ratios.push_back(fmt::format("{:.2f}x at batch {} length {}", value / speed.at({shallow, key.second}),
+                                     key.second / 1000, key.second % 1000));
+    if (!ratios.empty())
+      findings.push_back(fmt::format("Inference: {} decodes at {} the speed of {}.", architecture_of(results, h),
+                                     fmt::join(ratios, ", "), architecture_of(results, shallow)));
+  }
+  results["findings"] = findings;
+  results["gain_vs_heads"] = gains;
+
+  // ---- figure data and scripts ----
+  std::vector<std::string> notes;
+  std::string loss_plots, metric_plots, diverged_points;
+  double highest_loss = 0;
+  for (const auto& run : results["runs"])
+    for (const auto& p : run["dev_curve"]) highest_loss = std::max(highest_loss, p["loss"].get<double>());
+  for (const auto& run : results["runs"]) {
+    const std::string name = run["name"];
+    std::ofstream dat(data / (name + ".dev.dat"));
+    dat << "# update dev_loss dev_" << metric << " elapsed_s\n";
+    for (const auto& p : run["dev_curve"])
+      dat << p["update"] << " " << p["loss"] << " " << (p["metric"].is_number() ? p["metric"].dump() : "NaN") << " "
+          << p["elapsed_s"] << "\n";
+    if (!run["dev_curve"].empty()) {
+      loss_plots += fmt::format("{}'data/{}.dev.dat' using 1:2 with linespoints title '{}'", loss_plots.empty() ? "" : ", \\\n     ", name, name);
+      metric_plots += fmt::format("{}'data/{}.dev.dat' using ($4/60):3 with linespoints title '{}'", metric_plots.empty() ? "" : ", \\\n     ", name, name);
+    }
+    if (run.value("status", "") == "diverged" && run["diverged_at_update"].is_number())
+      diverged_points += fmt::format("{} {} {}\n", run["diverged_at_update"].get<int64_t>(), highest_loss > 0 ? highest_loss : 1.0, name);
+  }
+  {
+    std::ofstream(data / "diverged.dat") << "# update y run\n" << diverged_points;
+    if (!diverged_points.empty())
+      loss_plots += std::string(loss_plots.empty() ? "" : ", \\\n     ") +
+                    "'data/diverged.dat' using 1:2:3 with labels point pt 2 ps 2 lc rgb 'red' offset 0,1 title 'diverged (at update)'";
+    if (!loss_plots.empty()) {
+      std::ofstream(figures / "dev_loss.gp") << kTerminal << "set output 'dev_loss.svg'\nset title 'Dev loss against updates'\n"
+                                             << "set xlabel 'update'\nset ylabel 'dev loss (label-smoothed, nats per token)'\n"
+                                             << "plot " << loss_plots << "\n";
+      run_gnuplot(figures, "dev_loss.gp", notes);
+    }
+    if (!metric_plots.empty()) {
+      std::ofstream(figures / "dev_metric_time.gp") << kTerminal << "set output 'dev_metric_time.svg'\n"
+                                                    << fmt::format("set title 'Dev {} (greedy) against wall time'\n", metric_name)
+                                                    << "set xlabel 'minutes'\n"
+                                                    << fmt::format("set ylabel 'dev {}'\n", metric_name)
+                                                    << "plot " << metric_plots << "\n";
+      run_gnuplot(figures, "dev_metric_time.gp", notes);
+    }
+  }
+  if (!gains.empty()) {
+    std::string plots;
+    for (const auto& scheme : schemes) {
+      std::ofstream dat(data / ("gain_" + scheme + ".dat"));
+      dat << "# heads_unrolled_into_depth gain_" << metric << "_points\n";
+      bool any = false;
+      for (const auto& g : gains)
+        if (g["scheme"] == scheme) dat << g["unrolled"] << " " << g["gain"] << "\n", any = true;
+      if (any) plots += fmt::format("{}'data/gain_{}.dat' using 1:2 with linespoints title '{}'", plots.empty() ? "" : ", ", scheme, scheme);
+    }
+    std::ofstream(figures / "gain_vs_heads.gp")
+        << kTerminal << "set output 'gain_vs_heads.svg'\n"
+        << fmt::format("set title 'Gain of the deeper model over the shallow one (test {}, same scheme)'\n", metric_name)
+        << "set xlabel 'heads unrolled into depth (shallow heads / heads per layer)'\n"
+        << fmt::format("set ylabel '{} points ({})'\n", metric_name, lower ? "shallow minus deep" : "deep minus shallow")
+        << "set xzeroaxis\nset xrange [0:*]\nplot " << plots << "\n";
+    run_gnuplot(figures, "gain_vs_heads.gp", notes);
+  }
+  if (!results["inference"].empty()) {
+    std::string plots;
+    std::set<std::pair<int64_t, int64_t>> series;
+    for (const auto& t : results["inference"])
+      series.insert(std::make_pair(t["heads"].get<int64_t>(), t["length"].get<int64_t>()));
+    for (const auto& [h, length] : series) {
+      const std::string file = fmt::format("inference_{}H_len{}.dat", h, length);
+      std::ofstream dat(data / file);
+      dat << "# batch tokens_per_s median_ms\n";
+      for (const auto& t : results["inference"])
+        if (t["heads"] == h && t["length"] == length) dat << t["batch"] << " " << t["tokens_per_s"] << " " << t["median_ms"] << "\n";
+      plots += fmt::format("{}'data/{}' using 1:2 with linespoints title '{} length {}'", plots.empty() ? "" : ", ", file,
+                           architecture_of(results, h), length);
+    }
+    std::ofstream(figures / "inference_speed.gp") << kTerminal << "set output 'inference_speed.svg'\n"
+                                                  << "set title 'Decoding speed (greedy, as many output tokens as input)'\n"
+                                                  << "set xlabel 'batch size'\nset ylabel 'output tokens per second'\n"
+                                                  << "set logscale xy\nplot " << plots << "\n";
+    run_gnuplot(figures, "inference_speed.gp", notes);
+  }
+
+  // ---- report.md ----
+  std::string md = fmt::format("# Comparison: preset `{}`\n\n{}\n\nCommand: `{}`  \nThreads: {}{}\n\n", results["preset"].get<std::string>(),
+                               results["description"].get<std::string>(), results["command"].get<std::string>(),
+                               results["threads"].get<int>(), results["complete"] ? "" : "  \n**Incomplete: the grid was interrupted; re-run the same command to finish it.**");
+  md += "## Findings\n\nComputed from the tables below by `src/study/report.cpp`.\n\n";
+  for (const auto& f : findings) md += "- " + f.get<std::string>() + "\n";
+  md += fmt::format("\n## Runs\n\nTest {} uses the run's best dev checkpoint and its eval.beam; dev is greedy.\n\n", metric_name);
+  md += fmt::format("| run | architecture | params | scheme | seed | status | best dev {} | test {} | updates | train time (s) | tokens/s | peak MiB |\n",
+                    metric_name, metric_name);
+  md += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& run : results["runs"]) {
+    const json best = run.contains("best_dev") ? run["best_dev"].value("value", json()) : json();
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", run["name"].get<std::string>(),
+                      run["architecture"].get<std::string>(), run.contains("parameters") ? run["parameters"].dump() : "–",
+                      run["scheme"].get<std::string>(), run["seed"].get<int64_t>(), status_text(run), number(best),
+                      number(run.value("test_metric", json())), run.contains("updates") ? run["updates"].dump() : "–",
+                      number(run.value("train_time_s", json()), 0), number(run.value("tokens_per_s", json()), 0),
+                      number(run.value("peak_rss_mib", json()), 0));
+  }
+  md += fmt::format("\n## Means over seeds\n\n| architecture | scheme | finished | diverged | test {} mean | sd |\n|---|---|---|---|---|---|\n", metric_name);
+  for (int64_t h : heads)
+    for (const auto& scheme : schemes) {
+      int64_t finished = 0, diverged = 0;
+      std::vector<double> values;
+      for (const auto& run : results["runs"]) {
+        if (run["heads"] != h || run["scheme"] != scheme) continue;
+        finished += run.value("status", "") == "finished";
+        diverged += run.value("status", "") == "diverged";
+        if (run.contains("test_metric")) values.push_back(run["test_metric"]);
+      }
+      const auto s = spread_of(values);
+      md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", architecture_of(results, h), scheme, finished, diverged,
+                        s.n ? fmt::format("{:.2f}", s.mean) : "–", s.n > 1 ? fmt::format("{:.2f}", s.sd) : "–");
+    }
+  if (!results["inference"].empty()) {
+    md += "\n## Inference speed\n\nMeasured in one process, one trained model per architecture: encode a batch of random "
+          "sources, then decode as many tokens as the source has; median of repeats.\n\n"
+          "| architecture | batch | length | median ms | sentences/s | tokens/s |\n|---|---|---|---|---|---|\n";
+    for (const auto& t : results["inference"])
+      md += fmt::format("| {} | {} | {} | {:.1f} | {:.1f} | {:.0f} |\n", t["architecture"].get<std::string>(),
+                        t["batch"].get<int64_t>(), t["length"].get<int64_t>(), t["median_ms"].get<double>(),
+                        t["sentences_per_s"].get<double>(), t["tokens_per_s"].get<double>());
+  }
+  md += "\n## Figures\n\nData files and gnuplot scripts are in `figures/` and `figures/data/`; "
+        "run `gnuplot NAME.gp` there to redraw.\n\n";
+  for (const char* figure : {"dev_loss", "dev_metric_time", "gain_vs_heads", "inference_speed"})
+    if (fs::exists(figures / (std::string(figure) + ".svg")))
+      md += fmt::format("![{}](figures/{}.svg)\n\n", figure, figure);
+  for (const auto& n : notes) md += "- " + n + "\n";
+  results["figure_notes"] = notes;
+  write_file_atomically((out / "report.md").string(), md);
+}
+
+}  // namespace headcount

@@ -1,0 +1,26 @@
+// Speed of one training update, measured the way ../shared/peers/ref_step.py measures the
+// PyTorch-eager reference: an encoder-decoder on random tokens, fixed batch shape,
+// Adam, label-smoothed cross-entropy, two warm-up steps, then the mean of `steps`.
+#pragma once
+
+#include <cstdint>
+
+#include "model/model_config.h"
+
+namespace headcount {
+
+struct StepShape {
+  int64_t encoder_layers = 3, decoder_layers = 3, heads = 4, d_model = 64, head_dim = 16, ffn_dim = 256;
+  int64_t batch = 100, source_length = 12, target_length = 10, steps = 20;
+  ResidualScheme residual = ResidualScheme::PostLn;
+};
+
+struct StepTiming {
+  int64_t parameters = 0;
+  double step_ms = 0;
+  double tokens_per_s = 0;  // target tokens a second
+};
+
+StepTiming measure_training_step(const StepShape& shape);
+
+}  // namespace headcount

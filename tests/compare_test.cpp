@@ -1,0 +1,167 @@
+// The study as one command: a tiny grid end to end, resuming, and a diverged run.
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "study/compare.h"
+#include "test_support.h"
+#include "train/run_folder.h"
+
+namespace headcount {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A tiny reverse-the-letters corpus and a preset around a 2-layer, 2-head model.
+std::string write_tiny_preset(const std::string& name, const std::string& extra_set) {
+  const auto dir = fs::temp_directory_path() / ("hc_compare_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::mt19937 random(9);
+  for (auto [split, lines] : {std::pair{"train", 200}, std::pair{"valid", 20}, std::pair{"test", 20}}) {
+    std::ofstream source(dir / (std::string(split) + ".src")), target(dir / (std::string(split) + ".tgt"));
+    for (int i = 0; i < lines; ++i) {
+      std::vector<char> tokens(2 + random() % 5);
+      for (auto& t : tokens) t = static_cast<char>('a' + random() % 6);
+      for (size_t j = 0; j < tokens.size(); ++j) source << (j ? " " : "") << tokens[j];
+      for (size_t j = tokens.size(); j-- > 0;) target << tokens[j] << (j ? " " : "");
+      source << "\n", target << "\n";
+    }
+  }
+  const auto d = dir.string();
+  std::ofstream(dir / "task.yaml") << "model:\n  d_model: 16\n  max_positions: 64\n  dropout: 0.0\n"
+                                   << "  encoder: {layers: 2, heads: 2, ffn_dim: 32}\n  decoder: {layers: 2, heads: 2, ffn_dim: 32}\n"
+                                   << "data:\n  task: parallel\n  train_prefix: " << d << "/train\n  valid_prefix: " << d
+                                   << "/valid\n  test_prefix: " << d << "/test\n  max_tokens: 200\n  max_length: 40\n"
+                                   << "train:\n  lr: 0.003\n  warmup_updates: 4\n  max_updates: 8\n  log_every: 2\n"
+                                   << "  valid_every: 4\n  valid_decode_limit: 10\neval:\n  beam: 2\n  max_length_b: 10\n";
+  std::ofstream(dir / "preset.yaml") << "description: tiny test grid\nconfig: " << d << "/task.yaml\nheads: [1]\n"
+                                     << "schemes: [post-ln, admin]\nseeds: 1\n"
+                                     << "inference: {batch_sizes: [1, 4], lengths: [5], repeats: 2}\n"
+                                     << "set: {train.seed: 3" << extra_set << "}\n";
+  return d;
+}
+
+CompareRequest request_for(const std::string& dir) {
+  CompareRequest request;
+  request.preset = dir + "/preset.yaml";
+  request.out = dir + "/study";
+  request.program = HEADCOUNT_BINARY;
+  request.threads = 1;
+  request.command_line = "compare (test)";
+  return request;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Compare, TinyGridRunsEndToEndIntoAReport) {
+  const auto dir = write_tiny_preset("grid", "");
+  std::ostringstream log;
+  auto results = compare(request_for(dir), log);
+  ASSERT_EQ(results["runs"].size(), 4u) << log.str();
+  std::set<std::string> names;
+  for (const auto& run : results["runs"]) {
+    EXPECT_EQ(run["status"], "finished") << run.dump();
+    EXPECT_TRUE(run.contains("test_metric"));
+    EXPECT_EQ(run["dev_curve"].size(), 2u);
+    names.insert(run["name"]);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"2L-2H-post-ln-s3", "2L-2H-admin-s3", "4L-1H-post-ln-s3", "4L-1H-admin-s3"}));
+  // The deep model is the reshaped one: 4 single-head layers, FFN 16, same weights budget.
+  const auto deep = load_config(dir + "/study/configs/4L-1H-admin-s3.yaml", {});
+  EXPECT_EQ(deep.model.encoder.ffn_dim, 16);
+  EXPECT_EQ(deep.model.encoder.head_dim, 8);
+  EXPECT_EQ(results["inference"].size(), 4u);  // 2 architectures x 2 batch sizes x 1 length
+  const auto report = read_text(dir + "/study/report.md");
+  for (const char* part : {"## Findings", "## Runs", "## Means over seeds", "## Inference speed", "## Figures",
+                           "4L-1H-admin-s3", "vs shallow 2L-2H", "dev_loss.svg", "gain_vs_heads.svg",
+                           "inference_speed.svg", "dev_metric_time.svg"})
+    EXPECT_NE(report.find(part), std::string::npos) << part;
+  for (const char* figure : {"dev_loss", "dev_metric_time", "gain_vs_heads", "inference_speed"}) {
+    EXPECT_TRUE(fs::exists(dir + "/study/figures/" + figure + ".gp")) << figure;
+    EXPECT_NE(read_text(dir + "/study/figures/" + figure + ".svg").find("<svg"), std::string::npos) << figure;
+  }
+  EXPECT_EQ(read_json_file(dir + "/study/results.json")["runs"].size(), 4u);
+}
+
+TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
+  const auto dir = write_tiny_preset("resume", "");
+  auto request = request_for(dir);
+  request.stop_after_runs = 1;
+  std::ostringstream log;
+  auto partial = compare(request, log);
+  EXPECT_FALSE(partial["complete"].get<bool>());
+  const auto first = dir + "/study/runs/2L-2H-post-ln-s3/summary.json";
+  ASSERT_TRUE(fs::exists(first));
+  const auto written = fs::last_write_time(first);
+  EXPECT_NE(read_text(dir + "/study/report.md").find("Incomplete"), std::string::npos);
+
+  request.stop_after_runs = 0;
+  auto full = compare(request, log);
+  EXPECT_TRUE(full["complete"].get<bool>());
+  EXPECT_EQ(fs::last_write_time(first), written);  // not trained again
+  EXPECT_NE(log.str().find("2L-2H-post-ln-s3: finished earlier, skipped"), std::string::npos);
+  for (const auto& run : full["runs"]) EXPECT_EQ(run["status"], "finished");
+}
+
+TEST(Compare, DivergedRunShowsAsDivergedInTableAndFigure) {
+  const auto dir = write_tiny_preset("diverge", ", train.lr: 10000, train.warmup_updates: 0");
+  std::ostringstream log;
+  auto results = compare(request_for(dir), log);
+  int diverged = 0;
+  for (const auto& run : results["runs"]) diverged += run["status"] == "diverged";
+  ASSERT_GT(diverged, 0) << log.str();
+  const auto report = read_text(dir + "/study/report.md");
+  EXPECT_NE(report.find("| diverged at "), std::string::npos);
+  EXPECT_NE(report.find("diverged in 1/1 seeds"), std::string::npos);
+  EXPECT_NE(read_text(dir + "/study/figures/data/diverged.dat").find("-s3"), std::string::npos);
+  EXPECT_NE(read_text(dir + "/study/figures/dev_loss.gp").find("diverged"), std::string::npos);
+}
+
+TEST(Compare, PresetErrorsNameTheFileAndKey) {
+  const auto dir = write_tiny_preset("bad", "");
+  std::ofstream(dir + "/bad.yaml") << "config: " << dir << "/task.yaml\nschemes: [post-ln, adamin]\n";
+  auto request = request_for(dir);
+  request.preset = dir + "/bad.yaml";
+  std::ostringstream log;
+  try {
+    compare(request, log);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir + "/bad.yaml:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("adamin"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir + "/heads.yaml") << "config: " << dir << "/task.yaml\nschemes: [admin]\nheads: [3]\n";
+  request.preset = dir + "/heads.yaml";
+  EXPECT_THROW(compare(request, log), ConfigError);  // 3 does not divide 2 heads
+}
+
+}  // namespace
+}  // namespace headcount
+
+namespace headcount {
+namespace {
+
+TEST(Compare, ShippedPresetsValidateAndExpand) {
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::current_path(HEADCOUNT_SOURCE_DIR);  // presets name configs relative to the repository
+  auto demo = expand_grid(load_preset("demo"), {});
+  ASSERT_EQ(demo.size(), 4u);
+  EXPECT_EQ(demo.back().config.model.encoder.layers, 12);
+  EXPECT_EQ(demo.back().config.model.encoder.ffn_dim, 64);
+  EXPECT_EQ(expand_grid(load_preset("g2p"), {}).size(), 36u);  // 4 head counts x 3 schemes x 3 seeds
+  auto mt = expand_grid(load_preset("paper-mt"), {});
+  ASSERT_EQ(mt.size(), 4u);
+  EXPECT_EQ(mt.back().name, "48L-1H-admin-s1");
+  EXPECT_EQ(mt.back().config.model.decoder.ffn_dim, 256);
+  EXPECT_THROW(load_preset("no-such-preset"), ConfigError);
+  std::filesystem::current_path(previous);
+}
+
+}  // namespace
+}  // namespace headcount
