@@ -8,9 +8,11 @@ namespace headcount {
 namespace {
 
 TEST(Metrics, EditDistance) {
-  EXPECT_EQ(edit_distance({"a", "b", "c"}, {"a", "b", "c"}), 0);
-  EXPECT_EQ(edit_distance({"k", "i", "t", "t", "e", "n"}, {"s", "i", "t", "t", "i", "n", "g"}), 3);
-  EXPECT_EQ(edit_distance({}, {"x", "y"}), 2);
+  using Tokens = std::vector<std::string>;
+  EXPECT_EQ(edit_distance(Tokens{"a", "b", "c"}, Tokens{"a", "b", "c"}), 0);
+  EXPECT_EQ(edit_distance(Tokens{"k", "i", "t", "t", "e", "n"}, Tokens{"s", "i", "t", "t", "i", "n", "g"}), 3);
+  EXPECT_EQ(edit_distance(Tokens{}, Tokens{"x", "y"}), 2);
+  EXPECT_EQ(edit_distance(std::string("kitten"), std::string("sitting")), 3);
 }
 
 TEST(Metrics, WordAndPhonemeErrorRatesUseTheClosestReference) {

@@ -1,5 +1,7 @@
 #include "config/field_table.h"
 
+#include "util/text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -63,26 +65,11 @@ const Field* FieldTable::find(const std::string& key) const {
   return nullptr;
 }
 
-static size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string FieldTable::suggestion(const std::string& key) const {
   const Field* best = nullptr;
   size_t best_distance = key.size() / 2 + 2;
   for (const auto& f : fields_) {
-    size_t d = edit_distance(key, f.key);
+    const size_t d = static_cast<size_t>(edit_distance(key, f.key));
     if (d < best_distance) best = &f, best_distance = d;
   }
   return best ? best->key : std::string();

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "data/vocabulary.h"
+#include "util/text.h"
 
 namespace headcount {
 
@@ -19,11 +20,7 @@ class CharTokenizer : public Tokenizer {
  public:
   std::string tokenize(const std::string& raw) const override {
     std::string out;
-    for (size_t i = 0; i < raw.size();) {
-      const unsigned char lead = raw[i];
-      const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 1;
-      std::string character = raw.substr(i, length);
-      i += length;
+    for (auto& character : utf8_characters(raw)) {
       if (character == " " || character == "\t") character = kSpaceMark;
       if (!out.empty()) out += ' ';
       out += character;
@@ -46,12 +43,6 @@ class SpaceTokenizer : public Tokenizer {
   }
   std::string detokenize(const std::string& tokens) const override { return tokens; }
 };
-
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 // Runs `command` with the lines on its standard input; returns its output lines.
 std::vector<std::string> run_filter(const std::string& command, const std::vector<std::string>& lines,

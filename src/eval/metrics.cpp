@@ -7,23 +7,9 @@
 #include <stdexcept>
 
 #include "data/vocabulary.h"
+#include "util/text.h"
 
 namespace headcount {
-
-int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  std::vector<int64_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int64_t>(j);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    int64_t diagonal = row[0];
-    row[0] = static_cast<int64_t>(i);
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const int64_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 PronunciationScores score_pronunciations(const std::vector<std::string>& hypotheses,
                                          const std::vector<std::vector<std::string>>& references) {
@@ -134,14 +120,11 @@ double corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector
 
 // UTF-8 characters of a line with all whitespace removed.
 static std::vector<std::string> characters_without_spaces(const std::string& line) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < line.size();) {
-    const unsigned char lead = line[i];
-    const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 1;
-    if (!std::isspace(lead)) out.push_back(line.substr(i, length));
-    i += length;
-  }
-  return out;
+  auto characters = utf8_characters(line);
+  characters.erase(std::remove_if(characters.begin(), characters.end(),
+                                  [](const std::string& c) { return std::isspace(static_cast<unsigned char>(c[0])); }),
+                   characters.end());
+  return characters;
 }
 
 double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::vector<std::string>>& references) {

@@ -11,10 +11,9 @@
 #include <string>
 #include <vector>
 
-namespace headcount {
+#include "util/text.h"  // edit_distance
 
-// Levenshtein distance between token sequences.
-int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);
+namespace headcount {
 
 struct PronunciationScores {
   double word_error_rate = 0;     // percent

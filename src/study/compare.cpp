@@ -14,18 +14,13 @@
 #include "study/inference_speed.h"
 #include "study/report.h"
 #include "train/run_folder.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
 namespace headcount {
 
 namespace {
-
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 bool finished(const fs::path& run_dir) {
   const auto path = run_dir / "summary.json";
@@ -101,8 +96,8 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
                        (run_dir / "train.log").string())
         << std::flush;
     const std::string command =
-        fmt::format("{} --threads {} train --config {} --out {} --resume >> {} 2>&1", quoted(request.program), threads,
-                    quoted(config_path), quoted(run_dir.string()), quoted((run_dir / "train.log").string()));
+        fmt::format("{} --threads {} train --config {} --out {} --resume >> {} 2>&1", shell_quote(request.program), threads,
+                    shell_quote(config_path), shell_quote(run_dir.string()), shell_quote((run_dir / "train.log").string()));
     const int status = std::system(command.c_str());
     ++trained;
     if (status != 0 || !finished(run_dir)) {

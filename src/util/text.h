@@ -1,0 +1,56 @@
+// Small text helpers shared by the data, evaluation, configuration and study code.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace headcount {
+
+// Byte length of the UTF-8 character that starts with `lead` (1 for stray bytes, so
+// malformed input still advances).
+inline size_t utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xE) return 3;
+  if ((lead >> 3) == 0x1E) return 4;
+  return 1;
+}
+
+// The UTF-8 characters of text, one string each.
+inline std::vector<std::string> utf8_characters(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = utf8_length(static_cast<unsigned char>(text[i]));
+    out.push_back(text.substr(i, length));
+    i += length;
+  }
+  return out;
+}
+
+// text inside single quotes for /bin/sh, with embedded quotes escaped.
+inline std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Levenshtein distance between two sequences (strings, or vectors of tokens).
+template <typename Sequence>
+int64_t edit_distance(const Sequence& a, const Sequence& b) {
+  std::vector<int64_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int64_t>(j);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    int64_t diagonal = row[0];
+    row[0] = static_cast<int64_t>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const int64_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace headcount
