@@ -154,7 +154,10 @@ TEST(Compare, ShippedPresetsValidateAndExpand) {
   ASSERT_EQ(demo.size(), 4u);
   EXPECT_EQ(demo.back().config.model.encoder.layers, 12);
   EXPECT_EQ(demo.back().config.model.encoder.ffn_dim, 64);
-  EXPECT_EQ(expand_grid(load_preset("g2p"), {}).size(), 36u);  // 4 head counts x 3 schemes x 3 seeds
+  auto full = expand_grid(load_preset("g2p"), {});
+  EXPECT_EQ(full.size(), 27u);  // 3 head counts x 3 schemes x 3 seeds
+  EXPECT_EQ(full.front().config.train.max_updates, 3000);
+  EXPECT_EQ(full.back().name, "12L-1H-admin-s3");
   auto mt = expand_grid(load_preset("paper-mt"), {});
   ASSERT_EQ(mt.size(), 4u);
   EXPECT_EQ(mt.back().name, "48L-1H-admin-s1");

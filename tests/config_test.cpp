@@ -72,5 +72,11 @@ TEST(Config, ValidationCatchesInconsistentValues) {
   EXPECT_NE(error_of("", {"model.dropout=1.5"}).find("model.dropout must be in [0, 1)"), std::string::npos);
 }
 
+TEST(Config, DocsTableListsEveryKeyAsTheCodeDefinesIt) {
+  std::ifstream in(std::string(HEADCOUNT_SOURCE_DIR) + "/docs/config.md");
+  const std::string docs((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(docs, config_markdown()) << "regenerate: build/headcount config --markdown > docs/config.md";
+}
+
 }  // namespace
 }  // namespace headcount
