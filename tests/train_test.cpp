@@ -161,6 +161,24 @@ TEST(Trainer, HugeLearningRateEndsAsDivergedNotAsAnException) {
   EXPECT_EQ(read_metrics(dir + "/metrics.jsonl").back().at("kind"), "diverged");
 }
 
+TEST(Trainer, PatienceStopsARunWhoseDevScoreStopsImproving) {
+  const auto corpus = write_reverse_corpus();
+  auto config = reverse_config(corpus);
+  config.train.lr = 1e-12;  // the model cannot move, so dev BLEU never improves after the first evaluation
+  config.train.warmup_updates = 0;
+  config.train.valid_every = 2;
+  config.train.patience = 2;
+  config.train.max_updates = 40;
+  const auto dir = (fs::temp_directory_path() / "hc_run_patience").string();
+  fs::remove_all(dir);
+  std::ostringstream log;
+  auto summary = train({config, dir, false, 0}, log);
+  EXPECT_EQ(summary.at("status"), "finished");
+  EXPECT_EQ(summary.at("updates"), 6);  // evaluations at 2 (best), 4 and 6 (no better): stop
+  EXPECT_EQ(summary.at("best_dev").at("update"), 2);
+  EXPECT_NE(log.str().find("stopping early"), std::string::npos);
+}
+
 TEST(Trainer, RunFolderHoldsConfigMetricsSummaryAndCheckpoints) {
   const auto corpus = write_reverse_corpus();
   auto config = reverse_config(corpus);
