@@ -9,9 +9,10 @@
 
 namespace headcount {
 
-// Keys and values kept between decoding steps: [batch, heads, length, head_dim].
+// Keys and values kept between decoding steps, as the projection lays them out:
+// [batch, length, 2*heads*head_dim], the heads' keys first, then their values.
 struct AttentionCache {
-  torch::Tensor keys, values;
+  torch::Tensor key_value;
   void reorder(const torch::Tensor& order);  // beam search: rows follow their hypotheses
 };
 
@@ -48,10 +49,10 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   Linear output{nullptr};           // [d, heads*head_dim]
 
  private:
-  // [batch, T, d] -> [batch, heads, T, head_dim]
-  torch::Tensor split_heads(const torch::Tensor& x) const;
-  // Softmax attention of q over (k, v) plus the output projection.
-  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+  // Softmax attention (model/attention_kernel.h) plus the output projection; the queries
+  // start at column 0 of query_rows, keys at key_offset and values at key_offset + heads*head_dim
+  // of key_value_rows.
+  torch::Tensor attend(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows, int64_t key_offset,
                        const torch::Tensor& bias);
 
   int64_t heads_;

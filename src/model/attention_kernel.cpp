@@ -1,0 +1,285 @@
+#include "model/attention_kernel.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace headcount {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Compiled with -fopenmp-simd (CMakeLists.txt) so the reduction vectorises; no OpenMP
+// runtime is involved.
+template <typename T>
+inline T dot(const T* a, const T* b, int64_t n) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// y += alpha * x
+template <typename T>
+inline void add_scaled(T alpha, const T* x, T* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// The dropout mask is a pure function of (seed, position), so backward recomputes it
+// instead of storing it, and the result does not depend on the thread count.
+inline bool keep(uint64_t seed, uint64_t index, double drop_probability) {
+  uint64_t x = seed + (index + 1) * 0x9E3779B97F4A7C15ull;  // splitmix64
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0) >= drop_probability;
+}
+
+// One side's heads inside its rows tensor (see the header).
+template <typename T>
+struct Heads {
+  T* data;
+  int64_t batch_stride, position_stride, head_dim;
+  T* at(int64_t b, int64_t h, int64_t position) const {
+    return data + b * batch_stride + position * position_stride + h * head_dim;
+  }
+};
+
+template <typename T>
+Heads<T> heads_of(const torch::Tensor& rows, int64_t offset, int64_t head_dim) {
+  return {rows.data_ptr<T>() + offset, rows.stride(0), rows.stride(1), head_dim};
+}
+
+struct Sizes {
+  int64_t batch, heads, head_dim, target_length, source_length;
+};
+
+// bias expanded to [B, H, T, S] (stride 0 where broadcast)
+template <typename T>
+struct Bias {
+  const T* data = nullptr;
+  int64_t stride[4] = {0, 0, 0, 0};
+  T at(int64_t b, int64_t h, int64_t t, int64_t s) const {
+    return data ? data[b * stride[0] + h * stride[1] + t * stride[2] + s * stride[3]] : T(0);
+  }
+};
+
+template <typename T>
+Bias<T> bias_view(const torch::Tensor& bias, const Sizes& n) {
+  Bias<T> view;
+  if (!bias.defined()) return view;
+  auto expanded = bias.expand({n.batch, n.heads, n.target_length, n.source_length});
+  view.data = expanded.template data_ptr<T>();
+  for (int i = 0; i < 4; ++i) view.stride[i] = expanded.stride(i);
+  return view;
+}
+
+int64_t grain_for(const Sizes& n) {
+  const int64_t work = std::max<int64_t>(1, n.target_length * n.source_length * n.head_dim);
+  return std::max<int64_t>(1, 32768 / work);
+}
+
+// probabilities: [B, H, T, S] written (before dropout); context: [B, T, H*D] written.
+template <typename T>
+void attention_forward(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value, const Bias<T>& bias,
+                       const Sizes& n, double drop, uint64_t seed, T* probabilities, T* context) {
+  const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
+  const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
+  const int64_t inner = n.heads * n.head_dim, S = n.source_length;
+  at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / n.heads, h = bh % n.heads;
+      for (int64_t t = 0; t < n.target_length; ++t) {
+        const T* q = query.at(b, h, t);
+        T* row = probabilities + (bh * n.target_length + t) * S;
+        T* out = context + (b * n.target_length + t) * inner + h * n.head_dim;
+        T max_score = -std::numeric_limits<T>::infinity();
+        for (int64_t s = 0; s < S; ++s) {
+          row[s] = dot(q, key.at(b, h, s), n.head_dim) * scale + bias.at(b, h, t, s);
+          max_score = std::max(max_score, row[s]);
+        }
+        std::fill(out, out + n.head_dim, T(0));
+        if (max_score == -std::numeric_limits<T>::infinity()) {
+          std::fill(row, row + S, T(0));
+          continue;
+        }
+        T total = 0;
+        for (int64_t s = 0; s < S; ++s) total += (row[s] = std::exp(row[s] - max_score));
+        const T inverse = T(1) / total;
+        for (int64_t s = 0; s < S; ++s) {
+          row[s] *= inverse;
+          T p = row[s];
+          if (drop > 0) p = keep(seed, static_cast<uint64_t>(row - probabilities + s), drop) ? p * keep_scale : T(0);
+          if (p != T(0)) add_scaled(p, value.at(b, h, s), out, n.head_dim);
+        }
+      }
+    }
+  });
+}
+
+// Gradients into query_grad / key_grad / value_grad, which start at zero; each (b, h)
+// touches only its own columns, so the parallel loop needs no locks.
+template <typename T>
+void attention_backward(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value, const Sizes& n,
+                        double drop, uint64_t seed, const T* probabilities, const T* context_grad,
+                        const Heads<T>& query_grad, const Heads<T>& key_grad, const Heads<T>& value_grad) {
+  const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
+  const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
+  const int64_t inner = n.heads * n.head_dim, S = n.source_length;
+  at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
+    std::vector<T> probability_grad(S);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / n.heads, h = bh % n.heads;
+      for (int64_t t = 0; t < n.target_length; ++t) {
+        const T* row = probabilities + (bh * n.target_length + t) * S;
+        const T* out_grad = context_grad + (b * n.target_length + t) * inner + h * n.head_dim;
+        T row_dot = 0;
+        for (int64_t s = 0; s < S; ++s) {
+          T mask = T(1);
+          if (drop > 0) mask = keep(seed, static_cast<uint64_t>((bh * n.target_length + t) * S + s), drop) ? keep_scale : T(0);
+          const T dropped = row[s] * mask;
+          if (dropped != T(0)) add_scaled(dropped, out_grad, value_grad.at(b, h, s), n.head_dim);
+          probability_grad[s] = mask != T(0) ? dot(out_grad, value.at(b, h, s), n.head_dim) * mask : T(0);
+          row_dot += row[s] * probability_grad[s];
+        }
+        const T* q = query.at(b, h, t);
+        T* q_grad = query_grad.at(b, h, t);
+        for (int64_t s = 0; s < S; ++s) {
+          const T score_grad = row[s] * (probability_grad[s] - row_dot) * scale;
+          if (score_grad == T(0)) continue;
+          add_scaled(score_grad, key.at(b, h, s), q_grad, n.head_dim);
+          add_scaled(score_grad, q, key_grad.at(b, h, s), n.head_dim);
+        }
+      }
+    }
+  });
+}
+
+Sizes sizes_of(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows, const AttentionShape& shape) {
+  return {query_rows.size(0), shape.heads, shape.head_dim, query_rows.size(1), key_value_rows.size(1)};
+}
+
+torch::Tensor unit_last_stride(const torch::Tensor& rows) {
+  return rows.stride(2) == 1 ? rows : rows.contiguous();
+}
+
+class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
+ public:
+  // Autograd functions take no undefined tensors: an empty key_value_rows stands for
+  // self-attention (keys and values are in query_rows), an empty bias for none.
+  static torch::Tensor forward(AutogradContext* context, torch::Tensor query_rows, torch::Tensor key_value_rows,
+                               torch::Tensor bias, int64_t heads, int64_t head_dim, int64_t query_offset,
+                               int64_t key_offset, int64_t value_offset, double drop, int64_t seed) {
+    query_rows = unit_last_stride(query_rows);
+    const bool shared = key_value_rows.numel() == 0;
+    if (!shared) key_value_rows = unit_last_stride(key_value_rows);
+    if (bias.numel() == 0) bias = torch::Tensor();
+    const auto& kv = shared ? query_rows : key_value_rows;
+    const AttentionShape shape{heads, head_dim, query_offset, key_offset, value_offset};
+    const Sizes n = sizes_of(query_rows, kv, shape);
+    auto options = query_rows.options();
+    auto probabilities = torch::empty({n.batch, n.heads, n.target_length, n.source_length}, options);
+    auto result = torch::empty({n.batch, n.target_length, n.heads * n.head_dim}, options);
+    AT_DISPATCH_FLOATING_TYPES(query_rows.scalar_type(), "scaled_dot_product_attention", [&] {
+      attention_forward<scalar_t>(heads_of<scalar_t>(query_rows, query_offset, head_dim),
+                                  heads_of<scalar_t>(kv, key_offset, head_dim),
+                                  heads_of<scalar_t>(kv, value_offset, head_dim), bias_view<scalar_t>(bias, n), n, drop,
+                                  static_cast<uint64_t>(seed), probabilities.data_ptr<scalar_t>(),
+                                  result.data_ptr<scalar_t>());
+    });
+    context->save_for_backward({query_rows, key_value_rows, probabilities});
+    context->saved_data["shape"] = std::vector<int64_t>{heads, head_dim, query_offset, key_offset, value_offset, seed};
+    context->saved_data["drop"] = drop;
+    return result;
+  }
+
+  static variable_list backward(AutogradContext* context, variable_list grad_outputs) {
+    auto saved = context->get_saved_variables();
+    const auto& query_rows = saved[0];
+    const auto& key_value_rows = saved[1];
+    const auto& probabilities = saved[2];
+    const bool shared = key_value_rows.numel() == 0;
+    const auto& kv = shared ? query_rows : key_value_rows;
+    const auto v = context->saved_data["shape"].toIntVector();
+    const AttentionShape shape{v[0], v[1], v[2], v[3], v[4]};
+    const uint64_t seed = static_cast<uint64_t>(v[5]);
+    const double drop = context->saved_data["drop"].toDouble();
+    const Sizes n = sizes_of(query_rows, kv, shape);
+    auto context_grad = grad_outputs[0].contiguous();
+    auto query_grad = torch::zeros(query_rows.sizes(), query_rows.options());
+    auto key_value_grad = shared ? query_grad : torch::zeros(kv.sizes(), kv.options());
+    AT_DISPATCH_FLOATING_TYPES(query_rows.scalar_type(), "scaled_dot_product_attention_backward", [&] {
+      attention_backward<scalar_t>(
+          heads_of<scalar_t>(query_rows, shape.query_offset, shape.head_dim),
+          heads_of<scalar_t>(kv, shape.key_offset, shape.head_dim),
+          heads_of<scalar_t>(kv, shape.value_offset, shape.head_dim), n, drop, seed,
+          probabilities.data_ptr<scalar_t>(), context_grad.data_ptr<scalar_t>(),
+          heads_of<scalar_t>(query_grad, shape.query_offset, shape.head_dim),
+          heads_of<scalar_t>(key_value_grad, shape.key_offset, shape.head_dim),
+          heads_of<scalar_t>(key_value_grad, shape.value_offset, shape.head_dim));
+    });
+    return {query_grad,      shared ? torch::Tensor() : key_value_grad,
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+void check_shape(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows, const AttentionShape& shape) {
+  TORCH_CHECK(query_rows.dim() == 3 && key_value_rows.dim() == 3, "attention rows must be [batch, length, width]");
+  TORCH_CHECK(query_rows.size(0) == key_value_rows.size(0), "query and key/value batch sizes differ");
+  const int64_t inner = shape.heads * shape.head_dim;
+  TORCH_CHECK(shape.query_offset + inner <= query_rows.size(2), "query columns out of range");
+  TORCH_CHECK(shape.key_offset + inner <= key_value_rows.size(2) && shape.value_offset + inner <= key_value_rows.size(2),
+              "key/value columns out of range");
+}
+
+}  // namespace
+
+torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
+                                           const torch::Tensor& bias, const AttentionShape& shape,
+                                           const AttentionDropout& dropout) {
+  check_shape(query_rows, key_value_rows, shape);
+  const bool kernel_applies = query_rows.device().is_cpu() && key_value_rows.device().is_cpu() &&
+                              (query_rows.scalar_type() == torch::kFloat || query_rows.scalar_type() == torch::kDouble) &&
+                              key_value_rows.scalar_type() == query_rows.scalar_type() &&
+                              (!bias.defined() || bias.scalar_type() == query_rows.scalar_type());
+  if (!kernel_applies)
+    return scaled_dot_product_attention_reference(query_rows, key_value_rows, bias, shape, dropout.probability);
+  int64_t seed = 0;
+  if (dropout.probability > 0)
+    seed = dropout.seed ? static_cast<int64_t>(*dropout.seed)
+                        : torch::randint(std::numeric_limits<int64_t>::max(), {1}, torch::kLong).item<int64_t>();
+  const bool shared = key_value_rows.is_same(query_rows);
+  const auto none = torch::empty({0}, query_rows.options());
+  return AttentionFunction::apply(query_rows, shared ? none : key_value_rows, bias.defined() ? bias : none, shape.heads,
+                                  shape.head_dim, shape.query_offset, shape.key_offset, shape.value_offset,
+                                  dropout.probability, seed);
+}
+
+torch::Tensor scaled_dot_product_attention_reference(const torch::Tensor& query_rows,
+                                                     const torch::Tensor& key_value_rows, const torch::Tensor& bias,
+                                                     const AttentionShape& shape, double dropout_probability) {
+  check_shape(query_rows, key_value_rows, shape);
+  const int64_t inner = shape.heads * shape.head_dim;
+  // [B, L, width] -> [B, heads, L, head_dim]
+  auto split = [&](const torch::Tensor& rows, int64_t offset) {
+    return rows.narrow(2, offset, inner).view({rows.size(0), rows.size(1), shape.heads, shape.head_dim}).transpose(1, 2);
+  };
+  auto query = split(query_rows, shape.query_offset) * (1.0 / std::sqrt(static_cast<double>(shape.head_dim)));
+  auto scores = torch::matmul(query, split(key_value_rows, shape.key_offset).transpose(-2, -1));
+  if (bias.defined()) scores = scores + bias;
+  auto probabilities = torch::softmax(scores, -1);
+  // A query that may look nowhere: zeros, as in the kernel, not NaN.
+  probabilities = probabilities.masked_fill(probabilities.isnan(), 0.0);
+  if (dropout_probability > 0) probabilities = torch::dropout(probabilities, dropout_probability, true);
+  return torch::matmul(probabilities, split(key_value_rows, shape.value_offset))
+      .transpose(1, 2)
+      .reshape({query_rows.size(0), query_rows.size(1), inner});
+}
+
+}  // namespace headcount

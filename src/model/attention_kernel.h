@@ -1,0 +1,55 @@
+// Scaled dot-product attention, softmax(q k^T / sqrt(head_dim) + bias) v, for all heads at
+// once, as one forward/backward pair.
+//
+// Why a kernel of its own: LibTorch 1.13 runs a CPU batched product of small matrices as a
+// loop of one BLAS call per (sentence, head). With the short sequences of G2P and the many
+// heads of a shallow model that loop was the largest cost of a training update. The kernel
+// below does the whole attention of one (sentence, head) in cache, with the backward
+// written by hand, and takes query, key and value where the projections put them: no
+// head split, no transpose, no copy.
+//
+// Layout: a side's vectors live in "rows" [batch, length, width] whose last dimension is
+// contiguous; head h of a side that starts at column `offset` uses columns
+// [offset + h*head_dim, offset + (h+1)*head_dim). A self-attention projection [B, T, 3*H*D]
+// holds query (offset 0), key (H*D) and value (2*H*D) in one tensor.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <optional>
+
+namespace headcount {
+
+struct AttentionShape {
+  int64_t heads = 1;
+  int64_t head_dim = 1;
+  int64_t query_offset = 0;  // columns of query_rows
+  int64_t key_offset = 0;    // columns of key_value_rows
+  int64_t value_offset = 0;  // columns of key_value_rows
+};
+
+struct AttentionDropout {
+  double probability = 0;  // on the attention probabilities; applied only when > 0
+  // Same seed, same mask. Unset: drawn from LibTorch's default generator, so
+  // torch::manual_seed and a resumed generator state make runs repeat.
+  std::optional<uint64_t> seed;
+};
+
+// query_rows [B, T, *], key_value_rows [B, S, *] (may be the very same tensor as
+// query_rows: self-attention), bias additive and broadcastable to [B, heads, T, S] (0 where
+// a query may look, -inf where it may not; undefined for none; never differentiated).
+// Returns the context [B, T, heads*head_dim], heads side by side, ready for the output
+// projection. A query that may look nowhere gets a zero context.
+// CPU float/double tensors use the kernel; anything else (CUDA, half) the reference.
+torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
+                                           const torch::Tensor& bias, const AttentionShape& shape,
+                                           const AttentionDropout& dropout = {});
+
+// The same function written with plain LibTorch operators (dropout masks differ): the
+// reference the kernel is tested against, and the path for other devices.
+torch::Tensor scaled_dot_product_attention_reference(const torch::Tensor& query_rows,
+                                                     const torch::Tensor& key_value_rows, const torch::Tensor& bias,
+                                                     const AttentionShape& shape, double dropout_probability);
+
+}  // namespace headcount
