@@ -5,6 +5,7 @@
 #include <random>
 #include <sstream>
 
+#include "eval/evaluate.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
 #include "train/run_folder.h"
@@ -191,7 +192,11 @@ TEST(Trainer, RunFolderHoldsConfigMetricsSummaryAndCheckpoints) {
                            "checkpoint_last.pt", "checkpoint_best.pt", "checkpoint_average.pt"})
     EXPECT_TRUE(fs::exists(dir + "/" + file)) << file;
   EXPECT_EQ(load_config(dir + "/config.yaml", {}).train.average_last, 2);
-  EXPECT_EQ(summary.at("test").at("checkpoint"), "checkpoint_average.pt");
+  // The dev set chooses between the average and the best checkpoint.
+  const double average_dev = summary.at("average_dev").at("value"), best_dev = summary.at("best_dev").at("value");
+  const std::string metric = summary.at("best_dev").at("metric");
+  const bool average_wins = lower_is_better(metric) ? average_dev <= best_dev : average_dev >= best_dev;
+  EXPECT_EQ(summary.at("test").at("checkpoint"), average_wins ? "checkpoint_average.pt" : "checkpoint_best.pt");
   for (const char* key : {"parameters", "wall_time_s", "tokens_per_s", "peak_rss_mib", "best_dev"})
     EXPECT_TRUE(summary.contains(key)) << key;
   EXPECT_GT(summary.at("tokens_per_s").get<double>(), 0);

@@ -91,7 +91,7 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_number("train.divergence_loss", r.divergence_loss, "a train loss above this ends the run as diverged");
   t.add_integer("train.seed", r.seed, "seed for initialisation, dropout and batch order");
   t.add_integer("train.average_last", r.average_last,
-                "keep the checkpoints of the last K evaluations and average them at the end (test uses the average); 0: off");
+                "keep the checkpoints of the last K evaluations and average them at the end (test uses the average if its dev score is at least as good as the best checkpoint's); 0: off");
   auto& e = c.eval;
   t.add_integer("eval.beam", e.beam, "beam size for test decoding and translate (1: greedy); dev WER during training is greedy");
   t.add_number("eval.length_penalty", e.length_penalty, "beam scores are divided by length^length_penalty");

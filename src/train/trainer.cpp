@@ -190,15 +190,23 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
   const double elapsed_before = state.elapsed_s;
   auto elapsed = [&] { return elapsed_before + seconds_since(process_start); };
 
+  auto evaluate_dev = [&](Transformer& evaluated) {
+    nlohmann::json dev = evaluate_loss(evaluated, valid_examples, config.data.max_tokens, t.label_smoothing);
+    if (metric != "loss")
+      dev.update(evaluate_decoding(evaluated, data, data.text.valid, dev_decoding, config.eval.max_tokens,
+                                   t.valid_decode_limit));
+    return dev;
+  };
+  auto better = [&](double value, double than) {
+    return std::isnan(than) || (lower_is_better(metric) ? value < than : value > than);
+  };
+
   // Dev evaluation, best/last/kept checkpoints. Returns false when patience ran out.
   auto evaluate_and_save = [&]() -> bool {
     const auto eval_start = std::chrono::steady_clock::now();
-    nlohmann::json dev = evaluate_loss(model, valid_examples, config.data.max_tokens, t.label_smoothing);
-    if (metric != "loss")
-      dev.update(evaluate_decoding(model, data, data.text.valid, dev_decoding, config.eval.max_tokens,
-                                   t.valid_decode_limit));
+    nlohmann::json dev = evaluate_dev(model);
     const double value = dev.at(metric).get<double>();
-    const bool improved = std::isnan(state.best) || (lower_is_better(metric) ? value < state.best : value > state.best);
+    const bool improved = better(value, state.best);
     if (improved) {
       state.best = value, state.best_update = state.update, state.evaluations_without_improvement = 0;
     } else {
@@ -351,9 +359,18 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     if (t.average_last > 0 && !state.kept_updates.empty()) {
       std::vector<std::string> paths;
       for (auto u : state.kept_updates) paths.push_back((dir / fmt::format("checkpoint_update{}.pt", u)).string());
-      chosen = (dir / "checkpoint_average.pt").string();
-      average_checkpoints(paths, chosen);
-      log << fmt::format("averaged the checkpoints of updates {} into {}\n", nlohmann::json(state.kept_updates).dump(), chosen);
+      const auto average_path = (dir / "checkpoint_average.pt").string();
+      average_checkpoints(paths, average_path);
+      // Averaging helps near convergence and hurts while the model still moves fast, so the
+      // dev set decides between the average and the best single checkpoint.
+      auto average_model = load_checkpoint(average_path).model;
+      const double average_value = evaluate_dev(average_model).at(metric).get<double>();
+      const bool average_wins = !better(state.best, average_value);
+      if (average_wins) chosen = average_path;
+      summary["average_dev"] = {{"metric", metric}, {"value", average_value}, {"updates", state.kept_updates}};
+      log << fmt::format("averaged the checkpoints of updates {}: dev {} {:.4f} against the best {:.4f}; testing the {}\n",
+                         nlohmann::json(state.kept_updates).dump(), metric, average_value, state.best,
+                         average_wins ? "average" : "best checkpoint");
     }
     auto test_model = load_checkpoint(chosen).model;
     const auto test_start = std::chrono::steady_clock::now();
