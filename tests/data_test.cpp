@@ -6,6 +6,7 @@
 
 #include "data/batching.h"
 #include "data/cmudict.h"
+#include "data/task_data.h"
 #include "data/tokenizer.h"
 #include "data/vocabulary.h"
 #include "test_support.h"
@@ -28,7 +29,7 @@ TEST(Cmudict, ParsesAlternativesStripsStressAndSplitsByWord) {
   const auto& split = splits.split(cmudict_split_of("AARON") == 0 ? "train" : cmudict_split_of("AARON") == 1 ? "valid" : "test");
   std::multiset<std::string> aaron;
   for (size_t i = 0; i < split.size(); ++i)
-    if (split.source[i] == "a a r o n") aaron.insert(split.target[i]);
+    if (split.source[i] == "aaron") aaron.insert(split.target[i]);
   EXPECT_EQ(aaron, (std::multiset<std::string>{"EH R AH N", "AA R AH N"}));
   auto stressed = load_cmudict(path, {true});
   bool found = false;
@@ -45,6 +46,31 @@ TEST(Cmudict, EmbeddedDictionarySplitIsAboutNinetyFiveFive) {
   EXPECT_NEAR(splits.valid.size() / total, 0.05, 0.01);
   EXPECT_NEAR(splits.test.size() / total, 0.05, 0.01);
   for (const auto& t : splits.train.target) ASSERT_EQ(t.find_first_of("0123456789"), std::string::npos) << t;
+}
+
+TEST(Cmudict, WordsAreLetterTokensTheSameWayInTrainingAndInTranslate) {
+  DataConfig config;
+  config.task = "cmudict";
+  config.cmudict_path = std::string(HEADCOUNT_SOURCE_DIR) + "/data/cmudict/cmudict.dict.gz";
+  const auto dir = temp_path("hc_cmudict_task");
+  std::filesystem::remove_all(dir);
+  const auto data = load_task_data(config, dir, /*create=*/true);
+  // One token per letter and nothing between them.
+  const size_t index = 0;
+  const auto tokens = split_tokens(data.text.train.source[index]);
+  const auto example = data.encode(data.text.train).at(index);
+  EXPECT_EQ(example.source.size(), tokens.size());
+  std::string word;
+  for (const auto& t : tokens) {
+    EXPECT_EQ(t.size(), 1u) << data.text.train.source[index];
+    word += t;
+  }
+  // A word typed by a user (any case) becomes the very same tokens.
+  std::string typed = word;
+  typed[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(typed[0])));
+  EXPECT_EQ(data.prepare_sources({typed}).at(0), data.text.train.source[index]);
+  const auto vocabulary = load_task_vocabularies(config, dir);
+  EXPECT_EQ(vocabulary.source_vocabulary.size(), data.source_vocabulary.size());
 }
 
 TEST(Vocabulary, SpecialsFirstFrequencyOrderAndRoundTrip) {

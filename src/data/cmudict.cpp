@@ -29,10 +29,9 @@ ParallelSplits load_cmudict(const std::string& path, const CmudictOptions& optio
     if (auto paren = word.find('('); paren != std::string::npos && paren > 0 && word.back() == ')')
       word = word.substr(0, paren);
     std::string letters, phonemes;
-    for (unsigned char c : word) {
-      if (!letters.empty()) letters += ' ';
-      letters += static_cast<char>(std::tolower(c));
-    }
+    // The word as written: the char tokenizer makes each letter a token, exactly as it
+    // does for a word typed into `headcount translate`.
+    for (unsigned char c : word) letters += static_cast<char>(std::tolower(c));
     for (size_t i = 1; i < tokens.size(); ++i) {
       std::string phoneme = tokens[i];
       if (!options.keep_stress)
