@@ -102,6 +102,13 @@ RunConfig reverse_config(const std::string& corpus) {
                           "train.valid_decode_limit=10", "train.max_updates=12", "eval.beam=2", "eval.max_length_b=12"});
 }
 
+// A run folder path under the temp directory, emptied so each test starts a fresh run.
+std::string empty_run_dir(const std::string& name) {
+  const auto dir = (fs::temp_directory_path() / name).string();
+  fs::remove_all(dir);
+  return dir;
+}
+
 std::vector<double> train_losses(const std::string& run_dir) {
   std::vector<double> losses;
   for (const auto& line : read_metrics(run_dir + "/metrics.jsonl"))
@@ -117,9 +124,7 @@ TEST(Trainer, ResumedRunRepeatsTheUninterruptedLosses) {
     describe_fields(config, table);
     table.find("model.residual")->set(scheme);
     table.find("train.optimizer")->set(std::string(scheme) == "admin" ? "radam" : "adam");
-    const auto whole = (fs::temp_directory_path() / "hc_run_whole").string();
-    const auto split = (fs::temp_directory_path() / "hc_run_split").string();
-    fs::remove_all(whole), fs::remove_all(split);
+    const auto whole = empty_run_dir("hc_run_whole"), split = empty_run_dir("hc_run_split");
     std::ostringstream log;
     auto summary = train({config, whole, false, 0}, log);
     ASSERT_EQ(summary.at("status"), "finished") << log.str();
@@ -150,8 +155,7 @@ TEST(Trainer, HugeLearningRateEndsAsDivergedNotAsAnException) {
   config.train.lr = 1e4;
   config.train.warmup_updates = 0;
   config.train.max_updates = 50;
-  const auto dir = (fs::temp_directory_path() / "hc_run_diverge").string();
-  fs::remove_all(dir);
+  const auto dir = empty_run_dir("hc_run_diverge");
   std::ostringstream log;
   auto summary = train({config, dir, false, 0}, log);
   EXPECT_EQ(summary.at("status"), "diverged") << log.str();
@@ -170,8 +174,7 @@ TEST(Trainer, PatienceStopsARunWhoseDevScoreStopsImproving) {
   config.train.valid_every = 2;
   config.train.patience = 2;
   config.train.max_updates = 40;
-  const auto dir = (fs::temp_directory_path() / "hc_run_patience").string();
-  fs::remove_all(dir);
+  const auto dir = empty_run_dir("hc_run_patience");
   std::ostringstream log;
   auto summary = train({config, dir, false, 0}, log);
   EXPECT_EQ(summary.at("status"), "finished");
@@ -184,8 +187,7 @@ TEST(Trainer, RunFolderHoldsConfigMetricsSummaryAndCheckpoints) {
   const auto corpus = write_reverse_corpus();
   auto config = reverse_config(corpus);
   config.train.average_last = 2;
-  const auto dir = (fs::temp_directory_path() / "hc_run_files").string();
-  fs::remove_all(dir);
+  const auto dir = empty_run_dir("hc_run_files");
   std::ostringstream log;
   auto summary = train({config, dir, false, 0}, log);
   for (const char* file : {"config.yaml", "metrics.jsonl", "summary.json", "source.vocab", "target.vocab",

@@ -114,7 +114,7 @@ void attention_forward(const Heads<T>& query, const Heads<T>& key, const Heads<T
         for (int64_t s = 0; s < S; ++s) {
           row[s] *= inverse;
           T p = row[s];
-          if (drop > 0) p = keep(seed, static_cast<uint64_t>(row - probabilities + s), drop) ? p * keep_scale : T(0);
+          if (drop > 0) p = keep(seed, static_cast<uint64_t>((bh * n.target_length + t) * S + s), drop) ? p * keep_scale : T(0);
           if (p != T(0)) add_scaled(p, value.at(b, h, s), out, n.head_dim);
         }
       }
