@@ -70,6 +70,9 @@ TEST(Config, ValidationCatchesInconsistentValues) {
   EXPECT_NE(error_of("", {"model.residual=postln"}).find("expected one of post-ln"), std::string::npos);
   EXPECT_NE(error_of("", {"train.lr"}).find("expected key=value"), std::string::npos);
   EXPECT_NE(error_of("", {"model.dropout=1.5"}).find("model.dropout must be in [0, 1)"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.max_updates=100", "train.decay_updates=200"})
+                .find("train.decay_updates 200 needs train.max_updates at least as large (it is 100)"),
+            std::string::npos);
 }
 
 TEST(Config, DocsTableListsEveryKeyAsTheCodeDefinesIt) {

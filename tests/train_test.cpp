@@ -27,6 +27,17 @@ TEST(Schedule, LinearWarmupThenInverseSquareRoot) {
   EXPECT_NEAR(s.at(10000), 1e-4, 1e-15);
 }
 
+TEST(Schedule, FinalDecayFallsLinearlyToZeroAndLeavesEarlierUpdatesAlone) {
+  const InverseSqrtSchedule plain{1e-3, 1e-7, 100};
+  const InverseSqrtSchedule decayed{1e-3, 1e-7, 100, /*max_updates=*/1000, /*decay_updates=*/600};
+  for (int64_t u : {0, 50, 100, 250, 400}) EXPECT_EQ(decayed.at(u), plain.at(u)) << u;
+  EXPECT_NEAR(decayed.at(400), 5e-4, 1e-15);        // where the decay starts from
+  EXPECT_NEAR(decayed.at(700), 5e-4 * 0.5, 1e-15);  // halfway down
+  EXPECT_NEAR(decayed.at(999), 5e-4 / 600, 1e-15);
+  EXPECT_EQ(decayed.at(1000), 0.0);
+  EXPECT_EQ(decayed.at(1200), 0.0);  // never negative past the budget
+}
+
 TEST(RAdam, RectificationFollowsThePublishedFormula) {
   const double beta2 = 0.999, rho_inf = 2 / (1 - beta2) - 1;
   for (int64_t t : {1, 2, 3, 4, 5, 6, 10, 100, 10000}) {

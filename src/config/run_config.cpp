@@ -74,6 +74,8 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_number("train.lr", r.lr, "peak learning rate, reached at the end of warmup");
   t.add_number("train.warmup_init_lr", r.warmup_init_lr, "learning rate at update 0");
   t.add_integer("train.warmup_updates", r.warmup_updates, "linear warmup length; inverse square root decay after");
+  t.add_integer("train.decay_updates", r.decay_updates,
+                "the last N updates of train.max_updates fall linearly to zero; 0: off");
   t.add_number("train.beta1", r.beta1, "Adam beta1");
   t.add_number("train.beta2", r.beta2, "Adam beta2");
   t.add_number("train.adam_eps", r.adam_eps, "Adam epsilon");
@@ -194,6 +196,10 @@ std::vector<std::string> validate(const RunConfig& c) {
   if (c.eval.max_tokens < 1) out.push_back("eval.max_tokens must be positive");
   if (!(t.lr > 0)) out.push_back("train.lr must be positive");
   if (t.warmup_updates < 0) out.push_back("train.warmup_updates must not be negative");
+  if (t.decay_updates < 0) out.push_back("train.decay_updates must not be negative");
+  if (t.decay_updates > 0 && (t.max_updates <= 0 || t.decay_updates > t.max_updates))
+    out.push_back(fmt::format("train.decay_updates {} needs train.max_updates at least as large (it is {})",
+                              t.decay_updates, t.max_updates));
   if (!(t.beta1 >= 0 && t.beta1 < 1) || !(t.beta2 >= 0 && t.beta2 < 1)) out.push_back("train.beta1 and train.beta2 must be in [0, 1)");
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1)) out.push_back("train.label_smoothing must be in [0, 1)");
   if (t.clip_norm < 0) out.push_back("train.clip_norm must not be negative");

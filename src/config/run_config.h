@@ -31,6 +31,7 @@ struct TrainConfig {
   double lr = 1e-3;
   double warmup_init_lr = 1e-7;
   int64_t warmup_updates = 1000;
+  int64_t decay_updates = 0;  // the last N of max_updates fall linearly to zero; 0: off
   double beta1 = 0.9;
   double beta2 = 0.98;
   double adam_eps = 1e-8;

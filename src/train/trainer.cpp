@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <mutex>
 
 #include "data/batching.h"
 #include "data/task_data.h"
@@ -142,7 +143,7 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(random_state);
   }
-  const InverseSqrtSchedule schedule{t.lr, t.warmup_init_lr, t.warmup_updates};
+  const InverseSqrtSchedule schedule{t.lr, t.warmup_init_lr, t.warmup_updates, t.max_updates, t.decay_updates};
   const int64_t parameter_total = parameter_count(*model);
   log << fmt::format("model: {} {}, {} encoder / {} decoder layers, {} parameters; {} threads\n",
                      to_string(model_config.architecture), to_string(model_config.residual),
