@@ -92,7 +92,7 @@ TEST(Compare, TinyGridRunsEndToEndIntoAReport) {
 TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   const auto dir = write_tiny_preset("resume", "");
   auto request = request_for(dir);
-  request.stop_after_runs = 1;
+  request.max_runs = 1;
   std::ostringstream log;
   auto partial = compare(request, log);
   EXPECT_FALSE(partial["complete"].get<bool>());
@@ -101,12 +101,21 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   const auto written = fs::last_write_time(first);
   EXPECT_NE(read_text(dir + "/study/report.md").find("Incomplete"), std::string::npos);
 
-  request.stop_after_runs = 0;
+  request.max_runs = 0;  // report only: nothing more is trained
+  auto again = compare(request, log);
+  EXPECT_FALSE(again["complete"].get<bool>());
+  EXPECT_FALSE(fs::exists(dir + "/study/runs/2L-2H-admin-s3/summary.json"));
+  EXPECT_EQ(fs::last_write_time(first), written);
+
+  request.max_runs = -1;
+  request.jobs = 2;  // the other three runs, two at a time
   auto full = compare(request, log);
   EXPECT_TRUE(full["complete"].get<bool>());
   EXPECT_EQ(fs::last_write_time(first), written);  // not trained again
   EXPECT_NE(log.str().find("2L-2H-post-ln-s3: finished earlier, skipped"), std::string::npos);
   for (const auto& run : full["runs"]) EXPECT_EQ(run["status"], "finished");
+  EXPECT_EQ(full["jobs"], 2);
+  EXPECT_NE(read_text(dir + "/study/report.md").find("2 runs trained at a time"), std::string::npos);
 }
 
 TEST(Compare, DivergedRunShowsAsDivergedInTableAndFigure) {
@@ -158,6 +167,10 @@ TEST(Compare, ShippedPresetsValidateAndExpand) {
   EXPECT_EQ(full.size(), 27u);  // 3 head counts x 3 schemes x 3 seeds
   EXPECT_EQ(full.front().config.train.max_updates, 3000);
   EXPECT_EQ(full.back().name, "12L-1H-admin-s3");
+  const auto order = training_order(full);  // a full first seed before any second seed
+  for (size_t i = 0; i < 9; ++i) EXPECT_EQ(full[order[i]].seed, 1) << i;
+  EXPECT_EQ(full[order[0]].name, "3L-4H-post-ln-s1");
+  EXPECT_EQ(full[order[9]].name, "3L-4H-post-ln-s2");
   auto mt = expand_grid(load_preset("paper-mt"), {});
   ASSERT_EQ(mt.size(), 4u);
   EXPECT_EQ(mt.back().name, "48L-1H-admin-s1");

@@ -17,12 +17,18 @@ Subcommand add_compare_command(CLI::App& app) {
   sub->add_option("--out", request->out, "output folder: runs/, report.md, results.json, figures/")->required();
   sub->add_option("--seeds", request->seeds, "seeds per cell (default: the preset's)");
   sub->add_option("--set", request->overrides, "key=value override for every run (repeatable)");
+  sub->add_option("--jobs", request->jobs, "runs trained at a time, sharing --threads (default 1)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-runs", request->max_runs,
+                  "train at most N runs in this call, then report what is done (0: report only; re-run to go on)")
+      ->check(CLI::NonNegativeNumber);
   return {sub, [request]() -> int {
             request->program = std::filesystem::read_symlink("/proc/self/exe").string();
             request->threads = torch::get_num_threads();
             request->command_line = "headcount compare --preset " + request->preset + " --out " + request->out;
             if (request->seeds > 0) request->command_line += " --seeds " + std::to_string(request->seeds);
             for (const auto& o : request->overrides) request->command_line += " --set " + o;
+            if (request->jobs > 1) request->command_line += " --jobs " + std::to_string(request->jobs);
             try {
               compare(*request, std::cout);
             } catch (const ConfigError& e) {

@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <ostream>
+#include <thread>
 
 #include "eval/evaluate.h"
 #include "model/checkpoint.h"
@@ -75,45 +78,73 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   const int threads = request.threads > 0 ? request.threads : torch::get_num_threads();
   log << fmt::format("compare {}: {} runs into {}\n", preset.name, grid.size(), out.string());
 
-  int64_t trained = 0;
+  const int jobs = std::max(1, std::min<int>(request.jobs, static_cast<int>(grid.size())));
+  const int threads_per_run = std::max(1, threads / jobs);
+  if (jobs > 1) log << fmt::format("{} runs at a time, {} threads each\n", jobs, threads_per_run);
+
+  // Workers take the next unfinished run in training order; the mutex guards the queue,
+  // the count and the log, never a training.
+  const auto order = training_order(grid);
+  std::mutex mutex;
+  size_t next = 0;
+  int64_t started = 0;
   bool interrupted = false;
-  for (size_t i = 0; i < grid.size(); ++i) {
-    const auto& run = grid[i];
-    const fs::path run_dir = out / "runs" / run.name;
-    if (finished(run_dir)) {
-      log << fmt::format("[{}/{}] {}: finished earlier, skipped\n", i + 1, grid.size(), run.name);
-      continue;
+  auto worker = [&] {
+    for (;;) {
+      size_t i = 0;
+      std::string command;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        while (next < order.size() && finished(out / "runs" / grid[order[next]].name)) {
+          log << fmt::format("[{}/{}] {}: finished earlier, skipped\n", order[next] + 1, grid.size(), grid[order[next]].name);
+          ++next;
+        }
+        if (next == order.size()) return;
+        if (request.max_runs >= 0 && started >= request.max_runs) {
+          interrupted = true;
+          return;
+        }
+        i = order[next++];
+        ++started;
+        const auto& run = grid[i];
+        const fs::path run_dir = out / "runs" / run.name;
+        const auto config_path = (out / "configs" / (run.name + ".yaml")).string();
+        write_file_atomically(config_path, to_yaml(run.config));
+        fs::create_directories(run_dir);
+        fs::remove(run_dir / "failed.txt");
+        log << fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid.size(), run.name,
+                           (run_dir / "train.log").string())
+            << std::flush;
+        command = fmt::format("{} --threads {} train --config {} --out {} --resume >> {} 2>&1", shell_quote(request.program),
+                              threads_per_run, shell_quote(config_path), shell_quote(run_dir.string()),
+                              shell_quote((run_dir / "train.log").string()));
+      }
+      const int status = std::system(command.c_str());
+      const auto& run = grid[i];
+      const fs::path run_dir = out / "runs" / run.name;
+      std::lock_guard<std::mutex> lock(mutex);
+      if (status != 0 || !finished(run_dir)) {
+        std::ofstream(run_dir / "failed.txt") << fmt::format("training exited with status {}; see train.log\n", status);
+        log << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
+      } else {
+        const auto summary = read_json_file((run_dir / "summary.json").string());
+        log << fmt::format("    {}: {} after {} updates\n", run.name, summary.value("status", "?"),
+                           summary.value("updates", 0))
+            << std::flush;
+      }
     }
-    if (request.stop_after_runs > 0 && trained >= request.stop_after_runs) {
-      interrupted = true;
-      break;
-    }
-    const auto config_path = (out / "configs" / (run.name + ".yaml")).string();
-    write_file_atomically(config_path, to_yaml(run.config));
-    fs::create_directories(run_dir);
-    fs::remove(run_dir / "failed.txt");
-    log << fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid.size(), run.name,
-                       (run_dir / "train.log").string())
-        << std::flush;
-    const std::string command =
-        fmt::format("{} --threads {} train --config {} --out {} --resume >> {} 2>&1", shell_quote(request.program), threads,
-                    shell_quote(config_path), shell_quote(run_dir.string()), shell_quote((run_dir / "train.log").string()));
-    const int status = std::system(command.c_str());
-    ++trained;
-    if (status != 0 || !finished(run_dir)) {
-      std::ofstream(run_dir / "failed.txt") << fmt::format("training exited with status {}; see train.log\n", status);
-      log << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
-    } else {
-      const auto summary = read_json_file((run_dir / "summary.json").string());
-      log << fmt::format("    {}: {} after {} updates\n", run.name, summary.value("status", "?"),
-                         summary.value("updates", 0));
-    }
-  }
+  };
+  std::vector<std::thread> workers;
+  for (int j = 0; j < jobs; ++j) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
+  for (const auto& run : grid)
+    if (!finished(out / "runs" / run.name) && !fs::exists(out / "runs" / run.name / "failed.txt")) interrupted = true;
 
   nlohmann::json results = {{"preset", preset.name},
                             {"description", preset.description},
                             {"command", request.command_line},
                             {"threads", threads},
+                            {"jobs", jobs},
                             {"metric", metric},
                             {"lower_is_better", lower_is_better(metric)},
                             {"shallow_heads", grid.front().heads},

@@ -22,10 +22,13 @@ struct CompareRequest {
   // The headcount program that trains each run in a process of its own (so a crash stays
   // in its run and each run's peak memory is its own): /proc/self/exe from the CLI.
   std::string program;
-  int threads = 0;  // passed on as --threads; 0: LibTorch's current setting
-  // Stop after this many runs have been trained in this process (tests use it to stand
-  // for an interrupted compare); 0: no limit.
-  int64_t stop_after_runs = 0;
+  int threads = 0;  // threads in all; 0: LibTorch's current setting
+  // Runs trained at once, each with threads / jobs threads. On few cores several
+  // one-thread runs get more done than one run whose threads wait on each other.
+  int jobs = 1;
+  // Start at most this many runs in this call, then write the report of what is done (a
+  // study spread over several sittings; 0 only writes the report); -1: no limit.
+  int64_t max_runs = -1;
 };
 
 // Returns results.json's content.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <numeric>
 #include <set>
 
 #include "model/reshape.h"
@@ -133,6 +134,13 @@ std::vector<GridRun> expand_grid(const Preset& preset, const std::vector<std::st
     }
   }
   return runs;
+}
+
+std::vector<size_t> training_order(const std::vector<GridRun>& grid) {
+  std::vector<size_t> order(grid.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return grid[a].seed < grid[b].seed; });
+  return order;
 }
 
 }  // namespace headcount

@@ -52,4 +52,8 @@ struct GridRun {
 // count, times schemes and seeds; shallow (most heads) first. Validates every run's config.
 std::vector<GridRun> expand_grid(const Preset& preset, const std::vector<std::string>& extra_overrides);
 
+// Indices into grid in the order compare trains them: every cell's first seed before any
+// cell's second, so a study stopped part-way already compares every architecture and scheme.
+std::vector<size_t> training_order(const std::vector<GridRun>& grid);
+
 }  // namespace headcount

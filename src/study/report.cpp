@@ -246,9 +246,14 @@ void write_report(json& results, const std::string& out_dir) {
   }
 
   // ---- report.md ----
+  const int jobs = results.value("jobs", 1), threads = results["threads"].get<int>();
+  const std::string threads_line =
+      jobs > 1 ? fmt::format("{} ({} runs trained at a time, {} thread{} each; inference measured alone on all {})",
+                             threads, jobs, std::max(1, threads / jobs), threads / jobs > 1 ? "s" : "", threads)
+               : std::to_string(threads);
   std::string md = fmt::format("# Comparison: preset `{}`\n\n{}\n\nCommand: `{}`  \nThreads: {}{}\n\n", results["preset"].get<std::string>(),
                                results["description"].get<std::string>(), results["command"].get<std::string>(),
-                               results["threads"].get<int>(), results["complete"] ? "" : "  \n**Incomplete: the grid was interrupted; re-run the same command to finish it.**");
+                               threads_line, results["complete"] ? "" : "  \n**Incomplete: part of the grid is not trained yet; re-run the same command to finish it.**");
   md += "## Findings\n\nComputed from the tables below by `src/study/report.cpp`.\n\n";
   for (const auto& f : findings) md += "- " + f.get<std::string>() + "\n";
   md += fmt::format("\n## Runs\n\nTest {} uses the run's best dev checkpoint and its eval.beam; dev is greedy.\n\n", metric_name);
