@@ -40,7 +40,8 @@ torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& query_rows, co
   const int64_t inner = heads_ * head_dim_;
   const AttentionShape shape{heads_, head_dim_, 0, key_offset, key_offset + inner};
   const AttentionDropout dropout{is_training() ? attention_dropout_ : 0.0, std::nullopt};
-  return output->forward(scaled_dot_product_attention(query_rows, key_value_rows, bias, shape, dropout));
+  // Qualified: ATen 2.x has an at::scaled_dot_product_attention that argument lookup also sees.
+  return output->forward(headcount::scaled_dot_product_attention(query_rows, key_value_rows, bias, shape, dropout));
 }
 
 torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& query_input, const torch::Tensor& key_value_input,
