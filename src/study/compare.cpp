@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <thread>
 
@@ -80,7 +81,7 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
 
   const int jobs = std::max(1, std::min<int>(request.jobs, static_cast<int>(grid.size())));
   const int threads_per_run = std::max(1, threads / jobs);
-  if (jobs > 1) log << fmt::format("{} runs at a time, {} threads each\n", jobs, threads_per_run);
+  if (jobs > 1) log << fmt::format("{} runs at a time, {} thread{} each\n", jobs, threads_per_run, threads_per_run > 1 ? "s" : "");
 
   // Workers take the next unfinished run in training order; the mutex guards the queue,
   // the count and the log, never a training.
@@ -88,40 +89,32 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   std::mutex mutex;
   size_t next = 0;
   int64_t started = 0;
-  bool interrupted = false;
+  auto take_next_run = [&]() -> std::optional<size_t> {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (; next < order.size() && finished(out / "runs" / grid[order[next]].name); ++next)
+      log << fmt::format("[{}/{}] {}: finished earlier, skipped\n", order[next] + 1, grid.size(), grid[order[next]].name);
+    if (next == order.size() || (request.max_runs >= 0 && started >= request.max_runs)) return std::nullopt;
+    ++started;
+    return order[next++];
+  };
   auto worker = [&] {
-    for (;;) {
-      size_t i = 0;
-      std::string command;
+    while (const auto i = take_next_run()) {
+      const auto& run = grid[*i];
+      const fs::path run_dir = out / "runs" / run.name;
+      const auto config_path = (out / "configs" / (run.name + ".yaml")).string();
+      write_file_atomically(config_path, to_yaml(run.config));
+      fs::create_directories(run_dir);
+      fs::remove(run_dir / "failed.txt");
       {
         std::lock_guard<std::mutex> lock(mutex);
-        while (next < order.size() && finished(out / "runs" / grid[order[next]].name)) {
-          log << fmt::format("[{}/{}] {}: finished earlier, skipped\n", order[next] + 1, grid.size(), grid[order[next]].name);
-          ++next;
-        }
-        if (next == order.size()) return;
-        if (request.max_runs >= 0 && started >= request.max_runs) {
-          interrupted = true;
-          return;
-        }
-        i = order[next++];
-        ++started;
-        const auto& run = grid[i];
-        const fs::path run_dir = out / "runs" / run.name;
-        const auto config_path = (out / "configs" / (run.name + ".yaml")).string();
-        write_file_atomically(config_path, to_yaml(run.config));
-        fs::create_directories(run_dir);
-        fs::remove(run_dir / "failed.txt");
-        log << fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid.size(), run.name,
+        log << fmt::format("[{}/{}] {}: training (log: {})\n", *i + 1, grid.size(), run.name,
                            (run_dir / "train.log").string())
             << std::flush;
-        command = fmt::format("{} --threads {} train --config {} --out {} --resume >> {} 2>&1", shell_quote(request.program),
-                              threads_per_run, shell_quote(config_path), shell_quote(run_dir.string()),
-                              shell_quote((run_dir / "train.log").string()));
       }
+      const std::string command = fmt::format(
+          "{} --threads {} train --config {} --out {} --resume >> {} 2>&1", shell_quote(request.program), threads_per_run,
+          shell_quote(config_path), shell_quote(run_dir.string()), shell_quote((run_dir / "train.log").string()));
       const int status = std::system(command.c_str());
-      const auto& run = grid[i];
-      const fs::path run_dir = out / "runs" / run.name;
       std::lock_guard<std::mutex> lock(mutex);
       if (status != 0 || !finished(run_dir)) {
         std::ofstream(run_dir / "failed.txt") << fmt::format("training exited with status {}; see train.log\n", status);
@@ -137,8 +130,11 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   std::vector<std::thread> workers;
   for (int j = 0; j < jobs; ++j) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
-  for (const auto& run : grid)
-    if (!finished(out / "runs" / run.name) && !fs::exists(out / "runs" / run.name / "failed.txt")) interrupted = true;
+  // Complete when every run has finished, diverged or failed (a failed run is reported,
+  // and re-running the command tries it again).
+  const bool interrupted = std::any_of(grid.begin(), grid.end(), [&](const GridRun& run) {
+    return !finished(out / "runs" / run.name) && !fs::exists(out / "runs" / run.name / "failed.txt");
+  });
 
   nlohmann::json results = {{"preset", preset.name},
                             {"description", preset.description},
