@@ -100,6 +100,8 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   ASSERT_TRUE(fs::exists(first));
   const auto written = fs::last_write_time(first);
   EXPECT_NE(read_text(dir + "/study/report.md").find("Incomplete"), std::string::npos);
+  EXPECT_NE(read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
+  EXPECT_EQ(read_text(dir + "/study/report.md").find("did not finish"), std::string::npos);  // untrained is not failed
 
   request.max_runs = 0;  // report only: nothing more is trained
   auto again = compare(request, log);

@@ -91,14 +91,21 @@ void write_report(json& results, const std::string& out_dir) {
 
   // ---- findings, computed from the numbers ----
   json findings = json::array();
+  if (!results["complete"].get<bool>()) {
+    int64_t trained = 0;
+    for (const auto& run : results["runs"]) trained += run.value("status", "") != "incomplete";
+    findings.push_back(fmt::format("Study incomplete: {} of {} runs trained so far; every finding below uses those only.",
+                                   trained, results["runs"].size()));
+  }
   for (int64_t h : heads) {
     for (const auto& scheme : schemes) {
       int64_t total = 0, diverged = 0, failed = 0, stuck = 0;
       std::vector<std::string> where;
       for (const auto& run : results["runs"]) {
         if (run["heads"] != h || run["scheme"] != scheme) continue;
-        ++total;
         const std::string status = run.value("status", "");
+        if (status == "incomplete") continue;  // not trained yet, not a failure
+        ++total;
         if (status == "diverged") {
           ++diverged;
           if (run["diverged_at_update"].is_number()) where.push_back(std::to_string(run["diverged_at_update"].get<int64_t>()));
