@@ -6,6 +6,9 @@
 #include <limits>
 #include <vector>
 
+#include "model/dropout.h"
+#include "model/dropout_mask.h"
+
 namespace headcount {
 
 namespace {
@@ -28,16 +31,6 @@ template <typename T>
 inline void add_scaled(T alpha, const T* x, T* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
-}
-
-// The dropout mask is a pure function of (seed, position), so backward recomputes it
-// instead of storing it, and the result does not depend on the thread count.
-inline bool keep(uint64_t seed, uint64_t index, double drop_probability) {
-  uint64_t x = seed + (index + 1) * 0x9E3779B97F4A7C15ull;  // splitmix64
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0) >= drop_probability;
 }
 
 // One side's heads inside its rows tensor (see the header).
@@ -90,6 +83,7 @@ void attention_forward(const Heads<T>& query, const Heads<T>& key, const Heads<T
                        const Sizes& n, double drop, uint64_t seed, T* probabilities, T* context) {
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
+  const DropoutMask mask(seed, drop);
   const int64_t inner = n.heads * n.head_dim, S = n.source_length;
   at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
     for (int64_t bh = begin; bh < end; ++bh) {
@@ -114,7 +108,7 @@ void attention_forward(const Heads<T>& query, const Heads<T>& key, const Heads<T
         for (int64_t s = 0; s < S; ++s) {
           row[s] *= inverse;
           T p = row[s];
-          if (drop > 0) p = keep(seed, static_cast<uint64_t>((bh * n.target_length + t) * S + s), drop) ? p * keep_scale : T(0);
+          if (drop > 0) p = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? p * keep_scale : T(0);
           if (p != T(0)) add_scaled(p, value.at(b, h, s), out, n.head_dim);
         }
       }
@@ -130,6 +124,7 @@ void attention_backward(const Heads<T>& query, const Heads<T>& key, const Heads<
                         const Heads<T>& query_grad, const Heads<T>& key_grad, const Heads<T>& value_grad) {
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
+  const DropoutMask mask(seed, drop);
   const int64_t inner = n.heads * n.head_dim, S = n.source_length;
   at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
     std::vector<T> probability_grad(S);
@@ -140,11 +135,11 @@ void attention_backward(const Heads<T>& query, const Heads<T>& key, const Heads<
         const T* out_grad = context_grad + (b * n.target_length + t) * inner + h * n.head_dim;
         T row_dot = 0;
         for (int64_t s = 0; s < S; ++s) {
-          T mask = T(1);
-          if (drop > 0) mask = keep(seed, static_cast<uint64_t>((bh * n.target_length + t) * S + s), drop) ? keep_scale : T(0);
-          const T dropped = row[s] * mask;
+          T factor = T(1);
+          if (drop > 0) factor = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? keep_scale : T(0);
+          const T dropped = row[s] * factor;
           if (dropped != T(0)) add_scaled(dropped, out_grad, value_grad.at(b, h, s), n.head_dim);
-          probability_grad[s] = mask != T(0) ? dot(out_grad, value.at(b, h, s), n.head_dim) * mask : T(0);
+          probability_grad[s] = factor != T(0) ? dot(out_grad, value.at(b, h, s), n.head_dim) * factor : T(0);
           row_dot += row[s] * probability_grad[s];
         }
         const T* q = query.at(b, h, t);
@@ -252,8 +247,7 @@ torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, cons
     return scaled_dot_product_attention_reference(query_rows, key_value_rows, bias, shape, dropout.probability);
   int64_t seed = 0;
   if (dropout.probability > 0)
-    seed = dropout.seed ? static_cast<int64_t>(*dropout.seed)
-                        : torch::randint(std::numeric_limits<int64_t>::max(), {1}, torch::kLong).item<int64_t>();
+    seed = static_cast<int64_t>(dropout.seed ? *dropout.seed : draw_dropout_seed());
   const bool shared = key_value_rows.is_same(query_rows);
   const auto none = torch::empty({0}, query_rows.options());
   return AttentionFunction::apply(query_rows, shared ? none : key_value_rows, bias.defined() ? bias : none, shape.heads,

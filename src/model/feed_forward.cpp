@@ -1,5 +1,7 @@
 #include "model/feed_forward.h"
 
+#include "model/dropout.h"
+
 namespace headcount {
 
 FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t ffn_dim, Activation activation, double activation_dropout)
@@ -11,7 +13,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t ffn_dim, Activation ac
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   auto hidden = expand->forward(x);
   hidden = activation_ == Activation::Relu ? torch::relu(hidden) : torch::gelu(hidden);
-  if (activation_dropout_ > 0) hidden = torch::dropout(hidden, activation_dropout_, is_training());
+  if (activation_dropout_ > 0) hidden = hashed_dropout(hidden, activation_dropout_, is_training());
   return contract->forward(hidden);
 }
 

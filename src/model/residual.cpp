@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "model/dropout.h"
+
 namespace headcount {
 
 ResidualImpl::ResidualImpl(ResidualScheme scheme, int64_t d_model, double dropout, double scale)
@@ -22,7 +24,7 @@ static double variance_at(const torch::Tensor& t, const torch::Tensor& real_posi
 }
 
 torch::Tensor ResidualImpl::combine(const torch::Tensor& x, const torch::Tensor& update, VarianceProbe* probe) {
-  auto dropped = torch::dropout(update, dropout_, is_training());
+  auto dropped = hashed_dropout(update, dropout_, is_training());
   if (probe) probe->statistics.push_back({variance_at(x, probe->real_positions), variance_at(dropped, probe->real_positions)});
   switch (scheme_) {
     case ResidualScheme::PreLn: return x + dropped;

@@ -6,6 +6,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "model/dropout.h"
+
 namespace headcount {
 
 static torch::nn::Embedding make_embedding(int64_t vocab, int64_t d_model) {
@@ -89,7 +91,7 @@ torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, const torch::Te
                                             offset + length, config_.max_positions));
   auto x = table->forward(tokens) * embedding_scale_;
   x = x + (learned_positions ? learned_positions->weight.narrow(0, offset, length) : sinusoidal_.narrow(0, offset, length));
-  return torch::dropout(x, config_.dropout, is_training());
+  return hashed_dropout(x, config_.dropout, is_training());
 }
 
 torch::Tensor TransformerImpl::encode(const torch::Tensor& source, VarianceProbe* probe) {

@@ -1,0 +1,76 @@
+#include "model/dropout.h"
+
+#include <ATen/Parallel.h>
+
+#include <limits>
+
+#include "model/dropout_mask.h"
+
+namespace headcount {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// target[i] = source[i] * (kept ? scale : 0) for i in [begin, end). Written so that it
+// vectorises (compiled with -fopenmp-simd, see CMakeLists.txt): the mask comes by value,
+// so the compiler knows the stores cannot change it.
+template <typename T>
+void mask_elements(const T* source, T* target, int64_t begin, int64_t end, DropoutMask mask, T scale) {
+  const uint32_t threshold = mask.threshold();
+#pragma omp simd
+  for (int64_t i = begin; i < end; ++i)
+    target[i] = source[i] * (mask.hash(static_cast<uint32_t>(i)) >= threshold ? scale : T(0));
+}
+
+// The same call is the forward and the backward: the gradient is masked and scaled alike.
+torch::Tensor apply_mask(const torch::Tensor& input, double probability, uint64_t seed) {
+  auto in = input.contiguous();
+  auto out = torch::empty(in.sizes(), in.options());
+  const DropoutMask mask(seed, probability);
+  AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "hashed_dropout", [&] {
+    const scalar_t* source = in.data_ptr<scalar_t>();
+    scalar_t* target = out.data_ptr<scalar_t>();
+    const auto scale = static_cast<scalar_t>(1.0 / (1.0 - probability));
+    at::parallel_for(0, in.numel(), 32768, [&](int64_t begin, int64_t end) {
+      mask_elements(source, target, begin, end, mask, scale);
+    });
+  });
+  return out;
+}
+
+class DropoutFunction : public torch::autograd::Function<DropoutFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* context, const torch::Tensor& input, double probability,
+                               int64_t seed) {
+    context->saved_data["probability"] = probability;
+    context->saved_data["seed"] = seed;
+    return apply_mask(input, probability, static_cast<uint64_t>(seed));
+  }
+
+  static variable_list backward(AutogradContext* context, variable_list grad_outputs) {
+    const double probability = context->saved_data["probability"].toDouble();
+    const auto seed = static_cast<uint64_t>(context->saved_data["seed"].toInt());
+    return {apply_mask(grad_outputs[0], probability, seed), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+uint64_t draw_dropout_seed() {
+  return static_cast<uint64_t>(
+      torch::randint(std::numeric_limits<int64_t>::max(), {1}, torch::kLong).item<int64_t>());
+}
+
+torch::Tensor hashed_dropout(const torch::Tensor& input, double probability, bool training, std::optional<uint64_t> seed) {
+  if (!training || probability <= 0) return input;
+  if (probability >= 1) return input * 0;  // as torch::dropout does
+  const bool kernel_applies =
+      input.device().is_cpu() && (input.scalar_type() == torch::kFloat || input.scalar_type() == torch::kDouble);
+  if (!kernel_applies) return torch::dropout(input, probability, true);
+  const uint64_t chosen = seed ? *seed : draw_dropout_seed();
+  return DropoutFunction::apply(input, probability, static_cast<int64_t>(chosen));
+}
+
+}  // namespace headcount
