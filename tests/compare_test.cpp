@@ -102,10 +102,19 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   EXPECT_NE(read_text(dir + "/study/report.md").find("Incomplete"), std::string::npos);
   EXPECT_NE(read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
   EXPECT_EQ(read_text(dir + "/study/report.md").find("did not finish"), std::string::npos);  // untrained is not failed
+  int64_t not_started = 0;
+  for (const auto& run : partial["runs"]) not_started += run["status"] == "not started";
+  EXPECT_EQ(not_started, 3);
 
+  // A run that has logged but not ended (its process stopped with the machine).
+  fs::create_directories(dir + "/study/runs/2L-2H-admin-s3");
+  std::ofstream(dir + "/study/runs/2L-2H-admin-s3/metrics.jsonl");
   request.max_runs = 0;  // report only: nothing more is trained
   auto again = compare(request, log);
   EXPECT_FALSE(again["complete"].get<bool>());
+  for (const auto& run : again["runs"])
+    if (run["name"] == "2L-2H-admin-s3") EXPECT_EQ(run["status"], "unfinished");
+  EXPECT_NE(read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir + "/study/runs/2L-2H-admin-s3/summary.json"));
   EXPECT_EQ(fs::last_write_time(first), written);
 

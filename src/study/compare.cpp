@@ -51,10 +51,13 @@ nlohmann::json collect_run(const GridRun& run, const fs::path& run_dir, const st
       if (summary.contains(key)) row[key] = summary[key];
     if (summary.contains("test") && summary["test"].contains(metric)) row["test_metric"] = summary["test"][metric];
   } else {
-    row["status"] = fs::exists(run_dir / "failed.txt") ? "failed" : "incomplete";
     if (fs::exists(run_dir / "failed.txt")) {
+      row["status"] = "failed";
       std::ifstream in(run_dir / "failed.txt");
       row["error"] = std::string(std::istreambuf_iterator<char>(in), {});
+    } else {
+      // Started (it has logged) but not ended: running now, or stopped with its machine.
+      row["status"] = fs::exists(run_dir / "metrics.jsonl") ? "unfinished" : "not started";
     }
   }
   nlohmann::json curve = nlohmann::json::array();
@@ -141,6 +144,7 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
                             {"command", request.command_line},
                             {"threads", threads},
                             {"jobs", jobs},
+                            {"threads_per_run", threads_per_run},
                             {"metric", metric},
                             {"lower_is_better", lower_is_better(metric)},
                             {"shallow_heads", grid.front().heads},

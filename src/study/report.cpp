@@ -40,6 +40,12 @@ std::string number(const json& value, int decimals = 2) {
   return fmt::format("{:.{}f}", value.get<double>(), decimals);
 }
 
+// Runs that have not ended yet are neither results nor failures.
+bool ended(const json& run) {
+  const std::string status = run.value("status", "");
+  return status != "unfinished" && status != "not started";
+}
+
 std::string status_text(const json& run) {
   const std::string status = run.value("status", "?");
   if (status == "diverged" && run.contains("diverged_at_update") && run["diverged_at_update"].is_number())
@@ -93,7 +99,7 @@ void write_report(json& results, const std::string& out_dir) {
   json findings = json::array();
   if (!results["complete"].get<bool>()) {
     int64_t trained = 0;
-    for (const auto& run : results["runs"]) trained += run.value("status", "") != "incomplete";
+    for (const auto& run : results["runs"]) trained += ended(run);
     findings.push_back(fmt::format("Study incomplete: {} of {} runs trained so far; every finding below uses those only.",
                                    trained, results["runs"].size()));
   }
@@ -104,7 +110,7 @@ void write_report(json& results, const std::string& out_dir) {
       for (const auto& run : results["runs"]) {
         if (run["heads"] != h || run["scheme"] != scheme) continue;
         const std::string status = run.value("status", "");
-        if (status == "incomplete") continue;  // not trained yet, not a failure
+        if (!ended(run)) continue;
         ++total;
         if (status == "diverged") {
           ++diverged;
@@ -254,9 +260,10 @@ void write_report(json& results, const std::string& out_dir) {
 
   // ---- report.md ----
   const int jobs = results.value("jobs", 1), threads = results["threads"].get<int>();
+  const int per_run = results.value("threads_per_run", std::max(1, threads / jobs));
   const std::string threads_line =
       jobs > 1 ? fmt::format("{} ({} runs trained at a time, {} thread{} each; inference measured alone on all {})",
-                             threads, jobs, std::max(1, threads / jobs), threads / jobs > 1 ? "s" : "", threads)
+                             threads, jobs, per_run, per_run > 1 ? "s" : "", threads)
                : std::to_string(threads);
   std::string md = fmt::format("# Comparison: preset `{}`\n\n{}\n\nCommand: `{}`  \nThreads: {}{}\n\n", results["preset"].get<std::string>(),
                                results["description"].get<std::string>(), results["command"].get<std::string>(),
