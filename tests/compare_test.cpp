@@ -54,11 +54,6 @@ CompareRequest request_for(const std::string& dir) {
   return request;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 TEST(Compare, TinyGridRunsEndToEndIntoAReport) {
   const auto dir = write_tiny_preset("grid", "");
   std::ostringstream log;
@@ -77,14 +72,14 @@ TEST(Compare, TinyGridRunsEndToEndIntoAReport) {
   EXPECT_EQ(deep.model.encoder.ffn_dim, 16);
   EXPECT_EQ(deep.model.encoder.head_dim, 8);
   EXPECT_EQ(results["inference"].size(), 4u);  // 2 architectures x 2 batch sizes x 1 length
-  const auto report = read_text(dir + "/study/report.md");
+  const auto report = testing::read_text(dir + "/study/report.md");
   for (const char* part : {"## Findings", "## Runs", "## Means over seeds", "## Inference speed", "## Figures",
                            "4L-1H-admin-s3", "vs shallow 2L-2H", "dev_loss.svg", "gain_vs_heads.svg",
                            "inference_speed.svg", "dev_metric_time.svg"})
     EXPECT_NE(report.find(part), std::string::npos) << part;
   for (const char* figure : {"dev_loss", "dev_metric_time", "gain_vs_heads", "inference_speed"}) {
     EXPECT_TRUE(fs::exists(dir + "/study/figures/" + figure + ".gp")) << figure;
-    EXPECT_NE(read_text(dir + "/study/figures/" + figure + ".svg").find("<svg"), std::string::npos) << figure;
+    EXPECT_NE(testing::read_text(dir + "/study/figures/" + figure + ".svg").find("<svg"), std::string::npos) << figure;
   }
   EXPECT_EQ(read_json_file(dir + "/study/results.json")["runs"].size(), 4u);
 }
@@ -99,9 +94,9 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   const auto first = dir + "/study/runs/2L-2H-post-ln-s3/summary.json";
   ASSERT_TRUE(fs::exists(first));
   const auto written = fs::last_write_time(first);
-  EXPECT_NE(read_text(dir + "/study/report.md").find("Incomplete"), std::string::npos);
-  EXPECT_NE(read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
-  EXPECT_EQ(read_text(dir + "/study/report.md").find("did not finish"), std::string::npos);  // untrained is not failed
+  EXPECT_NE(testing::read_text(dir + "/study/report.md").find("Incomplete"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
+  EXPECT_EQ(testing::read_text(dir + "/study/report.md").find("did not finish"), std::string::npos);  // untrained is not failed
   int64_t not_started = 0;
   for (const auto& run : partial["runs"]) not_started += run["status"] == "not started";
   EXPECT_EQ(not_started, 3);
@@ -114,7 +109,7 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   EXPECT_FALSE(again["complete"].get<bool>());
   for (const auto& run : again["runs"])
     if (run["name"] == "2L-2H-admin-s3") EXPECT_EQ(run["status"], "unfinished");
-  EXPECT_NE(read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir + "/study/runs/2L-2H-admin-s3/summary.json"));
   EXPECT_EQ(fs::last_write_time(first), written);
 
@@ -126,7 +121,7 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   EXPECT_NE(log.str().find("2L-2H-post-ln-s3: finished earlier, skipped"), std::string::npos);
   for (const auto& run : full["runs"]) EXPECT_EQ(run["status"], "finished");
   EXPECT_EQ(full["jobs"], 2);
-  EXPECT_NE(read_text(dir + "/study/report.md").find("2 runs trained at a time"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/study/report.md").find("2 runs trained at a time"), std::string::npos);
 }
 
 TEST(Compare, DivergedRunShowsAsDivergedInTableAndFigure) {
@@ -136,11 +131,11 @@ TEST(Compare, DivergedRunShowsAsDivergedInTableAndFigure) {
   int diverged = 0;
   for (const auto& run : results["runs"]) diverged += run["status"] == "diverged";
   ASSERT_GT(diverged, 0) << log.str();
-  const auto report = read_text(dir + "/study/report.md");
+  const auto report = testing::read_text(dir + "/study/report.md");
   EXPECT_NE(report.find("| diverged at "), std::string::npos);
   EXPECT_NE(report.find("diverged in 1/1 seeds"), std::string::npos);
-  EXPECT_NE(read_text(dir + "/study/figures/data/diverged.dat").find("-s3"), std::string::npos);
-  EXPECT_NE(read_text(dir + "/study/figures/dev_loss.gp").find("diverged"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/study/figures/data/diverged.dat").find("-s3"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/study/figures/dev_loss.gp").find("diverged"), std::string::npos);
 }
 
 TEST(Compare, PresetErrorsNameTheFileAndKey) {

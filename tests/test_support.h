@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <string>
 
 #include "model/model_config.h"
 
@@ -41,6 +44,12 @@ inline std::string scheme_test_name(const ::testing::TestParamInfo<ResidualSchem
 
 // Compares autograd's gradient of loss() with central differences, in double precision,
 // at up to `samples` entries of each parameter. Returns the worst relative error seen.
+// The whole file as text ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 inline double max_gradient_error(const std::function<torch::Tensor()>& loss, const std::vector<torch::Tensor>& parameters,
                                  int samples = 12, double step = 1e-6) {
   for (auto p : parameters) p.mutable_grad() = torch::Tensor();

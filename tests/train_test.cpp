@@ -1,5 +1,7 @@
 // Training: schedule, RAdam and the loss follow their formulas; a resumed run continues
 // exactly as an uninterrupted one; divergence ends a run as a result.
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -103,14 +105,16 @@ std::string write_reverse_corpus() {
   return dir.string();
 }
 
-RunConfig reverse_config(const std::string& corpus) {
-  return load_config("", {"data.task=parallel", "data.train_prefix=" + corpus + "/train",
+RunConfig reverse_config(const std::string& corpus, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> overrides{"data.task=parallel", "data.train_prefix=" + corpus + "/train",
                           "data.valid_prefix=" + corpus + "/valid", "data.test_prefix=" + corpus + "/test",
                           "data.max_tokens=200", "model.d_model=16", "model.encoder.layers=2", "model.encoder.heads=2",
                           "model.encoder.ffn_dim=32", "model.decoder.layers=2", "model.decoder.heads=2",
                           "model.decoder.ffn_dim=32", "model.dropout=0.1", "model.max_positions=64", "data.max_length=40",
                           "train.lr=0.003", "train.warmup_updates=5", "train.log_every=1", "train.valid_every=4",
-                          "train.valid_decode_limit=10", "train.max_updates=12", "eval.beam=2", "eval.max_length_b=12"});
+                          "train.valid_decode_limit=10", "train.max_updates=12", "eval.beam=2", "eval.max_length_b=12"};
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  return load_config("", overrides);
 }
 
 // A run folder path under the temp directory, emptied so each test starts a fresh run.
@@ -158,6 +162,32 @@ TEST(Trainer, ResumedRunRepeatsTheUninterruptedLosses) {
       EXPECT_EQ(resumed.at("admin_profile"), summary.at("admin_profile"));
     }
   }
+}
+
+TEST(Trainer, DataParallelOverTwoProcessesRepeatsUpdateFreqTwo) {
+  // Without dropout the two are the same arithmetic: in each update rank r takes the batch a
+  // single process takes r-th, and the collective adds up the gradients as accumulation does.
+  const auto corpus = write_reverse_corpus();
+  const auto single = empty_run_dir("hc_run_update_freq"), parallel = empty_run_dir("hc_run_parallel");
+  std::ostringstream log;
+  train({reverse_config(corpus, {"model.dropout=0", "train.update_freq=2"}), single, false, 0}, log);
+  // The data-parallel run as a user starts it: one command, which starts the second rank.
+  const auto config_path = parallel + ".yaml";
+  std::ofstream(config_path) << to_yaml(reverse_config(corpus, {"model.dropout=0", "train.processes=2"}));
+  const auto command = fmt::format("'{}' --threads 2 train --config '{}' --out '{}' > '{}.log' 2>&1", HEADCOUNT_BINARY,
+                                   config_path, parallel, parallel);
+  ASSERT_EQ(std::system(command.c_str()), 0) << testing::read_text(parallel + ".log");
+  const auto expected = train_losses(single), losses = train_losses(parallel);
+  ASSERT_EQ(losses.size(), expected.size());
+  ASSERT_EQ(losses.size(), 12u);
+  for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], expected[i], 1e-5 * expected[i]) << "update " << i + 1;
+  const auto summary = read_json_file(parallel + "/summary.json");
+  EXPECT_EQ(summary.at("status"), "finished");
+  EXPECT_EQ(summary.at("processes"), 2);
+  EXPECT_EQ(summary.at("threads"), 1);  // --threads 2 split between the ranks
+  EXPECT_TRUE(summary.contains("test"));
+  EXPECT_NE(testing::read_text(parallel + "/rank1.log").find("rank 1: finished after 12 updates"), std::string::npos);
+  EXPECT_FALSE(fs::exists(parallel + "/rendezvous"));
 }
 
 TEST(Trainer, HugeLearningRateEndsAsDivergedNotAsAnException) {

@@ -1,4 +1,19 @@
 // headcount train: one training run into one run folder.
+//
+// With train.processes = N > 1 this process is rank 0 of a data-parallel group: once the
+// run folder holds the resolved config and vocabularies it starts ranks 1..N-1 as copies of
+// this program (--rank, --rendezvous; their output in RUN/rankR.log), splits the --threads
+// between the ranks, and waits for them at the end.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -6,14 +21,36 @@
 #include "config/run_config.h"
 #include "train/trainer.h"
 
+extern char** environ;
+
 namespace headcount {
+
+namespace fs = std::filesystem;
 
 namespace {
 struct TrainOptions {
   std::string config_path, out;
   std::vector<std::string> overrides;
   bool resume = false;
+  int rank = 0;
+  std::string rendezvous;
 };
+
+// Starts `arguments` (argv[0] is the program) with stdout and stderr appended to log_path.
+pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path) {
+  std::vector<char*> argv;
+  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) throw std::runtime_error("could not start " + arguments[0] + ": " + std::strerror(error));
+  return pid;
+}
 }  // namespace
 
 Subcommand add_train_command(CLI::App& app) {
@@ -23,10 +60,13 @@ Subcommand add_train_command(CLI::App& app) {
   sub->add_option("--out", options->out, "run folder")->required();
   sub->add_option("--set", options->overrides, "key=value override, any key of docs/config.md (repeatable)");
   sub->add_flag("--resume", options->resume, "continue from the run folder's checkpoint_last.pt");
+  // Set by rank 0 when it starts the other ranks of a data-parallel run; not for users.
+  sub->add_option("--rank", options->rank)->group("");
+  sub->add_option("--rendezvous", options->rendezvous)->group("");
   return {sub, [options]() -> int {
             std::string path = options->config_path;
-            const auto own = std::filesystem::path(options->out) / "config.yaml";
-            if (path.empty() && options->resume && std::filesystem::exists(own)) path = own.string();
+            const auto own = fs::path(options->out) / "config.yaml";
+            if (path.empty() && options->resume && fs::exists(own)) path = own.string();
             if (path.empty() && !options->resume) {
               std::cerr << "headcount train: --config is required for a new run\n";
               return 2;
@@ -38,8 +78,39 @@ Subcommand add_train_command(CLI::App& app) {
               std::cerr << "headcount train: " << e.what() << "\n";
               return 2;
             }
-            auto summary = train({config, options->out, options->resume, 0}, std::cout);
-            return summary.at("status") == "finished" || summary.at("status") == "diverged" ? 0 : 1;
+            TrainRequest request{config, options->out, options->resume, 0};
+            request.rank = options->rank;
+            request.rendezvous_file = options->rendezvous;
+            const int ranks = static_cast<int>(config.train.processes);
+            std::vector<pid_t> others;
+            if (ranks > 1 && options->rank == 0) {
+              const int threads = std::max(1, torch::get_num_threads() / ranks);
+              torch::set_num_threads(threads);
+              fs::create_directories(options->out);
+              request.rendezvous_file = fs::absolute(fs::path(options->out) / "rendezvous").string();
+              fs::remove(request.rendezvous_file);  // a group's file must be fresh
+              request.start_other_ranks = [&, threads] {
+                const std::string program = fs::read_symlink("/proc/self/exe").string();
+                for (int r = 1; r < ranks; ++r) {
+                  std::vector<std::string> arguments{program,   "--threads", std::to_string(threads),
+                                                     "train",   "--config",  own.string(),
+                                                     "--out",   options->out, "--rank",
+                                                     std::to_string(r), "--rendezvous", request.rendezvous_file};
+                  if (options->resume) arguments.push_back("--resume");
+                  others.push_back(start_process(arguments, (fs::path(options->out) / fmt::format("rank{}.log", r)).string()));
+                }
+              };
+            }
+            auto summary = train(request, std::cout);
+            int failed = 0;
+            for (pid_t pid : others) {
+              int wait_status = 0;
+              waitpid(pid, &wait_status, 0);
+              failed += !(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
+            }
+            if (ranks > 1 && options->rank == 0) fs::remove(request.rendezvous_file);
+            if (failed) std::cerr << fmt::format("headcount train: {} of the other ranks failed; see {}/rank*.log\n", failed, options->out);
+            return !failed && (summary.at("status") == "finished" || summary.at("status") == "diverged") ? 0 : 1;
           }};
 }
 

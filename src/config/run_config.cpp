@@ -86,6 +86,8 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_integer("train.max_epochs", r.max_epochs, "stop after this many epochs; 0 for no limit");
   t.add_number("train.max_minutes", r.max_minutes, "stop after this much wall time; 0 for no limit");
   t.add_integer("train.update_freq", r.update_freq, "batches whose gradients are summed into one update");
+  t.add_integer("train.processes", r.processes,
+                "data-parallel processes on this machine, each with its own batches of data.max_tokens");
   t.add_integer("train.log_every", r.log_every, "updates between train log lines");
   t.add_integer("train.valid_every", r.valid_every, "updates between dev evaluations");
   t.add_integer("train.valid_decode_limit", r.valid_decode_limit, "dev words decoded for WER/PER at each evaluation");
@@ -204,6 +206,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1)) out.push_back("train.label_smoothing must be in [0, 1)");
   if (t.clip_norm < 0) out.push_back("train.clip_norm must not be negative");
   if (t.update_freq < 1) out.push_back("train.update_freq must be at least 1");
+  if (t.processes < 1) out.push_back("train.processes must be at least 1");
   if (t.max_updates <= 0 && t.max_epochs <= 0 && t.max_minutes <= 0)
     out.push_back("set at least one budget: train.max_updates, train.max_epochs or train.max_minutes");
   if (t.log_every < 1) out.push_back("train.log_every must be at least 1");

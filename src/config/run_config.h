@@ -42,6 +42,7 @@ struct TrainConfig {
   int64_t max_epochs = 0;  // 0: no limit
   double max_minutes = 0;  // 0: no limit
   int64_t update_freq = 1;  // batches accumulated into one update
+  int64_t processes = 1;    // data-parallel ranks on this machine (src/train/data_parallel.h)
   int64_t log_every = 50;
   int64_t valid_every = 500;
   int64_t valid_decode_limit = 1000;  // dev examples decoded for WER at each evaluation

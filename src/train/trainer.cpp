@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <mutex>
 
 #include "data/batching.h"
@@ -16,6 +18,7 @@
 #include "model/admin_profile.h"
 #include "model/checkpoint.h"
 #include "model/transformer.h"
+#include "train/data_parallel.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
 #include "train/run_folder.h"
@@ -97,10 +100,21 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
   if (fs::exists(last_path) && !request.resume)
     throw std::runtime_error(fmt::format(
         "{} holds a checkpoint of an earlier run; pass --resume to continue it, or choose another --out", dir.string()));
-  fs::create_directories(dir);
-  write_file_atomically((dir / "config.yaml").string(), to_yaml(config));
+  const int ranks = static_cast<int>(t.processes);
+  const bool first_rank = request.rank == 0;
+  if (first_rank) {
+    fs::create_directories(dir);
+    write_file_atomically((dir / "config.yaml").string(), to_yaml(config));
+  }
 
-  const auto data = load_task_data(config.data, dir.string(), /*create=*/true);
+  const auto data = load_task_data(config.data, dir.string(), /*create=*/first_rank);
+  std::unique_ptr<DataParallelGroup> group;
+  if (ranks > 1) {
+    if (first_rank && request.start_other_ranks) request.start_other_ranks();
+    // An hour: the other ranks wait inside a collective while rank 0 evaluates on dev.
+    group = std::make_unique<DataParallelGroup>(request.rendezvous_file, request.rank, ranks, std::chrono::hours(1));
+    log << fmt::format("data-parallel: rank {} of {}\n", request.rank, ranks);
+  }
   std::vector<Example> train_examples;
   for (auto& e : data.encode(data.text.train))
     if (static_cast<int64_t>(std::max(e.source.size(), e.target.size())) <= config.data.max_length)
@@ -123,9 +137,9 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     model = loaded.model;
     state = TrainState::from_json(loaded.extra);
     resume_archive = loaded.archive;
-    truncate_metrics_after(metrics_path, state.update);
+    if (first_rank) truncate_metrics_after(metrics_path, state.update);
     log << fmt::format("resuming {} at update {} (epoch {})\n", dir.string(), state.update, state.epoch + 1);
-  } else if (fs::exists(metrics_path)) {
+  } else if (first_rank && fs::exists(metrics_path)) {
     fs::remove(metrics_path);  // left by a start that never reached a checkpoint
   }
   model->train();
@@ -247,24 +261,40 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
   auto interval_start = std::chrono::steady_clock::now();
   const bool terminal = isatty(STDERR_FILENO);
 
-  while (status == "running") {
+  bool stop_requested = false;  // patience ran out (rank 0 decides for all ranks)
+  enum Decision : int64_t { kContinue = 0, kFinish = 1, kInterrupt = 2 };
+  while (true) {
+    int64_t decision = kContinue;
     if ((t.max_updates > 0 && state.update >= t.max_updates) || (t.max_epochs > 0 && state.epoch >= t.max_epochs) ||
-        (t.max_minutes > 0 && elapsed() >= t.max_minutes * 60.0)) {
-      status = "finished";
+        (t.max_minutes > 0 && elapsed() >= t.max_minutes * 60.0) || stop_requested)
+      decision = kFinish;
+    else if (request.stop_after_updates > 0 && updates_this_process >= request.stop_after_updates)
+      decision = kInterrupt;
+    if (group) decision = group->value_of_first_rank(decision);  // wall time and dev are rank 0's
+    if (decision != kContinue) {
+      status = decision == kFinish ? "finished" : "interrupted";
       break;
     }
-    if (request.stop_after_updates > 0 && updates_this_process >= request.stop_after_updates) {
-      status = "interrupted";
-      break;
+    if (group) {
+      // Each rank its own dropout masks, and a resumed run the same ones as before.
+      const uint64_t seed = static_cast<uint64_t>(t.seed) * 0x9E3779B97F4A7C15ull ^
+                            static_cast<uint64_t>(state.update + 1) * 0xBF58476D1CE4E5B9ull ^
+                            static_cast<uint64_t>(request.rank + 1) * 0x94D049BB133111EBull;
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_current_seed(seed);
     }
     const auto update_start = std::chrono::steady_clock::now();
     const auto& epoch_batches = batches_for_epoch();
+    const auto epoch_size = static_cast<int64_t>(epoch_batches.size());
     optimizer->zero_grad();
     double loss_sum = 0, nll_sum = 0;
     int64_t tokens = 0;
-    for (int64_t part = 0; part < t.update_freq && state.batch_in_epoch < static_cast<int64_t>(epoch_batches.size());
-         ++part) {
-      auto batch = make_batch(train_examples, epoch_batches[state.batch_in_epoch++]);
+    // Each part, the ranks take consecutive batches: rank r the r-th.
+    for (int64_t part = 0; part < t.update_freq && state.batch_in_epoch < epoch_size; ++part) {
+      const int64_t index = state.batch_in_epoch + request.rank;
+      state.batch_in_epoch = std::min(epoch_size, state.batch_in_epoch + ranks);
+      if (index >= epoch_size) continue;  // the epoch ends with fewer batches than ranks
+      auto batch = make_batch(train_examples, epoch_batches[index]);
       auto memory = model->encoder ? model->encode(batch.source) : torch::Tensor();
       auto logits = model->logits(model->decode(batch.target_input, memory, batch.source));
       auto sums = label_smoothed_cross_entropy(logits, batch.target_output, t.label_smoothing);
@@ -273,7 +303,20 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
       nll_sum += sums.nll.item<double>();
       tokens += sums.tokens;
     }
-    if (state.batch_in_epoch >= static_cast<int64_t>(epoch_batches.size())) ++state.epoch, state.batch_in_epoch = 0;
+    if (state.batch_in_epoch >= epoch_size) ++state.epoch, state.batch_in_epoch = 0;
+    if (group) {
+      // One collective for the gradients and the loss sums of every rank.
+      std::vector<torch::Tensor> summed;
+      for (auto& p : parameters) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        summed.push_back(p.grad());
+      }
+      auto totals = torch::tensor({loss_sum, nll_sum, static_cast<double>(tokens)}, parameters.front().options());
+      summed.push_back(totals);
+      group->sum(summed);
+      loss_sum = totals[0].item<double>(), nll_sum = totals[1].item<double>();
+      tokens = static_cast<int64_t>(std::llround(totals[2].item<double>()));
+    }
     // Gradients were summed over tokens; the update uses their mean.
     for (auto& p : parameters)
       if (p.grad().defined()) p.mutable_grad().div_(static_cast<double>(tokens));
@@ -284,7 +327,8 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
       status = "diverged";
       diverged_at = state.update + 1;
       log << fmt::format("diverged at update {}: loss {} grad norm {}\n", state.update + 1, loss, grad_norm);
-      append_metrics(metrics_path, {{"kind", "diverged"}, {"update", state.update + 1}, {"train_loss", loss},
+      if (first_rank)
+        append_metrics(metrics_path, {{"kind", "diverged"}, {"update", state.update + 1}, {"train_loss", loss},
                                     {"grad_norm", grad_norm}, {"elapsed_s", elapsed()}});
       break;
     }
@@ -308,7 +352,7 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
                              {"grad_norm", grad_norm},
                              {"tokens_per_s", tokens_per_s},
                              {"elapsed_s", elapsed()}};
-      append_metrics(metrics_path, line);
+      if (first_rank) append_metrics(metrics_path, line);
       log << fmt::format("train update {:>6} | epoch {:>3} | loss {:.4f} | nll {:.4f} | lr {:.2e} | gnorm {:.3f} | "
                          "{:.0f} tok/s | {:.0f}s\n",
                          state.update, state.epoch + 1, line["train_loss"].get<double>(),
@@ -322,15 +366,19 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     if (state.update % t.valid_every == 0) {
       if (terminal) std::cerr << "\r" << std::flush;
       last_evaluated = state.update;
-      if (!evaluate_and_save()) {
+      if (first_rank && !evaluate_and_save()) {
         log << fmt::format("no dev improvement in {} evaluations: stopping early\n", t.patience);
-        status = "finished";
+        stop_requested = true;
       }
       interval_start = std::chrono::steady_clock::now();
     }
   }
 
   state.elapsed_s = elapsed();
+  if (!first_rank) {
+    log << fmt::format("rank {}: {} after {} updates\n", request.rank, status, state.update);
+    return {{"status", status}, {"updates", state.update}, {"rank", request.rank}};
+  }
   if (status == "interrupted") {
     // Stands for a process that was stopped: the last checkpoint stays as it was.
     return {{"status", "interrupted"}, {"updates", state.update}};
@@ -347,6 +395,7 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
                             {"encoder_layers", model_config.has_encoder() ? model_config.encoder.layers : 0},
                             {"decoder_layers", model_config.has_decoder() ? model_config.decoder.layers : 0},
                             {"threads", torch::get_num_threads()},
+                            {"processes", ranks},
                             {"best_dev", {{"metric", metric}, {"value", std::isnan(state.best) ? nlohmann::json() : nlohmann::json(state.best)}, {"update", state.best_update}}},
                             {"last_dev", state.last_dev},
                             {"wall_time_s", state.elapsed_s},

@@ -5,6 +5,7 @@
 // loss above train.divergence_loss, ends the run with status "diverged" and the update.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,6 +23,13 @@ struct TrainRequest {
   // Stop (as if interrupted) after this many updates in this process; 0: no limit.
   // Tests use it to check that a resumed run matches an uninterrupted one.
   int64_t stop_after_updates = 0;
+  // Data-parallel training (train.processes > 1, see src/train/data_parallel.h): this
+  // process's rank and the rendezvous file all ranks share. Rank 0 calls start_other_ranks
+  // once the run folder holds the resolved config and the vocabularies, which the other
+  // ranks read; only rank 0 writes to the run folder.
+  int rank = 0;
+  std::string rendezvous_file;
+  std::function<void()> start_other_ranks;
 };
 
 // Returns summary.json's content (also written into the run folder).

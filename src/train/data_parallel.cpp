@@ -1,0 +1,47 @@
+#include "train/data_parallel.h"
+
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+
+namespace headcount {
+
+// The same code builds against LibTorch 1.13 and 2.x: the constructor, Options::create,
+// createDeviceForHostname and the collectives kept their signatures.
+struct DataParallelGroup::Group {
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+};
+
+DataParallelGroup::DataParallelGroup(const std::string& rendezvous_file, int rank, int size,
+                                     std::chrono::seconds timeout)
+    : group_(std::make_unique<Group>()), rank_(rank), size_(size) {
+  TORCH_CHECK(size >= 1 && rank >= 0 && rank < size, "data-parallel rank ", rank, " of ", size, " is out of range");
+  auto store = c10::make_intrusive<c10d::FileStore>(rendezvous_file, size);
+  auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+  // Loopback by address: every rank is on this machine, and a host name need not resolve.
+  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  group_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
+}
+
+DataParallelGroup::~DataParallelGroup() = default;
+
+void DataParallelGroup::sum(const std::vector<torch::Tensor>& tensors) {
+  if (tensors.empty()) return;
+  std::vector<torch::Tensor> flat_parts;
+  flat_parts.reserve(tensors.size());
+  for (const auto& t : tensors) flat_parts.push_back(t.view(-1));
+  std::vector<torch::Tensor> buffer{torch::cat(flat_parts)};
+  group_->gloo->allreduce(buffer)->wait();
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    t.view(-1).copy_(buffer[0].narrow(0, offset, t.numel()));
+    offset += t.numel();
+  }
+}
+
+int64_t DataParallelGroup::value_of_first_rank(int64_t value) {
+  std::vector<torch::Tensor> buffer{torch::full({1}, value, torch::kLong)};
+  group_->gloo->broadcast(buffer)->wait();
+  return buffer[0].item<int64_t>();
+}
+
+}  // namespace headcount
