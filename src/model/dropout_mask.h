@@ -3,9 +3,10 @@
 // Why: the backward pass recomputes the mask instead of storing it, any number of threads
 // draws it in parallel, and the result never depends on the thread count. The hash is two
 // rounds of a 32-bit integer mixer (Wellons' "lowbias32"), so a loop over elements
-// vectorises (eight lanes with AVX2; a 64-bit multiply would not). Masks repeat after 2^32
-// elements of one tensor, far beyond any activation here. Shared by hashed_dropout
-// (src/model/dropout.h) and the attention kernel's dropout on probabilities.
+// vectorises (four lanes with the default x86-64 flags, eight with AVX2; a 64-bit multiply
+// would not). Masks repeat after 2^32 elements of one tensor, far beyond any activation
+// here. Shared by hashed_dropout (src/model/dropout.h) and the attention kernel's dropout
+// on probabilities.
 #pragma once
 
 #include <algorithm>

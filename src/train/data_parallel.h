@@ -7,8 +7,8 @@
 // train.update_freq N (tested). Rank 0 alone evaluates and writes the run folder.
 //
 // Why processes and not threads: on two cores one two-thread process gets 1.56x out of the
-// second core on the g2p-base shape (docs/benchmarks.md); two one-thread processes get
-// close to 2x, less the collective.
+// second core on the g2p-base shape, and two one-thread ranks train 1.21x faster than that
+// process, the collective included (docs/benchmarks.md).
 #pragma once
 
 #include <torch/torch.h>
