@@ -124,6 +124,29 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   EXPECT_NE(testing::read_text(dir + "/study/report.md").find("2 runs trained at a time"), std::string::npos);
 }
 
+TEST(Compare, StopRequestSavesTheRunInTrainingAndStartsNoOther) {
+  // A run too long to finish by itself, with no dev evaluation to checkpoint it: the only
+  // checkpoint is the one the stop request makes. Asked to stop once it has logged.
+  const auto dir = write_tiny_preset("stop", ", train.max_updates: 100000, train.valid_every: 100000");
+  auto request = request_for(dir);
+  const auto run = dir + "/study/runs/2L-2H-post-ln-s3";
+  request.stop_requested = [&] { return read_metrics(run + "/metrics.jsonl").size() >= 3; };
+  std::ostringstream log;
+  auto results = compare(request, log);
+  EXPECT_FALSE(results["complete"].get<bool>());
+  EXPECT_NE(log.str().find("2L-2H-post-ln-s3: stopped; the same command resumes it"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("stopped on request"), std::string::npos);
+  EXPECT_EQ(log.str().find("failed"), std::string::npos);
+  for (const auto& row : results["runs"])
+    EXPECT_EQ(row["status"], row["name"] == "2L-2H-post-ln-s3" ? "unfinished" : "not started") << row["name"];
+  EXPECT_FALSE(fs::exists(run + "/failed.txt"));
+  ASSERT_TRUE(fs::exists(run + "/checkpoint_last.pt"));
+  const auto train_log = testing::read_text(run + "/train.log");
+  const auto at = train_log.find("stopped on request at update ");
+  ASSERT_NE(at, std::string::npos) << train_log;
+  EXPECT_GE(std::stoll(train_log.substr(at + 29)), 6);  // past the third logged update
+}
+
 TEST(Compare, DivergedRunShowsAsDivergedInTableAndFigure) {
   const auto dir = write_tiny_preset("diverge", ", train.lr: 10000, train.warmup_updates: 0");
   std::ostringstream log;

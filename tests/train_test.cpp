@@ -1,18 +1,23 @@
 // Training: schedule, RAdam and the loss follow their formulas; a resumed run continues
 // exactly as an uninterrupted one; divergence ends a run as a result.
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 #include <sstream>
 
 #include "eval/evaluate.h"
+#include "model/checkpoint.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
 #include "train/run_folder.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
+#include "util/process.h"
 #include "test_support.h"
 
 namespace headcount {
@@ -164,6 +169,34 @@ TEST(Trainer, ResumedRunRepeatsTheUninterruptedLosses) {
   }
 }
 
+TEST(Trainer, StopOnRequestSavesTheCurrentUpdateAndResumesExactly) {
+  // As Ctrl-C does through StopSignal: asked before update 7, between the checkpoints of
+  // updates 4 and 8, the run saves update 6 and a resumed run goes on from there.
+  const auto corpus = write_reverse_corpus();
+  const auto config = reverse_config(corpus);
+  const auto whole = empty_run_dir("hc_run_stop_whole"), split = empty_run_dir("hc_run_stop_split");
+  std::ostringstream log;
+  ASSERT_EQ(train({config, whole, false, 0}, log).at("status"), "finished") << log.str();
+
+  TrainRequest stopped{config, split, false, 0};
+  int asked = 0;
+  stopped.stop_requested = [&asked] { return ++asked == 7; };
+  auto first = train(stopped, log);
+  EXPECT_EQ(first.at("status"), "interrupted");
+  EXPECT_EQ(first.at("updates"), 6);
+  EXPECT_FALSE(fs::exists(split + "/summary.json"));
+  EXPECT_EQ(load_checkpoint(split + "/checkpoint_last.pt").extra.at("update"), 6);
+  EXPECT_NE(log.str().find("stopped on request at update 6"), std::string::npos);
+
+  auto resumed = train({config, split, true, 0}, log);
+  EXPECT_EQ(resumed.at("status"), "finished");
+  EXPECT_NE(log.str().find("resuming " + split + " at update 6"), std::string::npos);
+  const auto a = train_losses(whole), b = train_losses(split);
+  ASSERT_EQ(a.size(), 12u);
+  ASSERT_EQ(b.size(), 12u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_DOUBLE_EQ(a[i], b[i]) << "update " << i + 1;
+}
+
 TEST(Trainer, DataParallelOverTwoProcessesRepeatsUpdateFreqTwo) {
   // Without dropout the two are the same arithmetic: in each update rank r takes the batch a
   // single process takes r-th, and the collective adds up the gradients as accumulation does.
@@ -188,6 +221,47 @@ TEST(Trainer, DataParallelOverTwoProcessesRepeatsUpdateFreqTwo) {
   EXPECT_TRUE(summary.contains("test"));
   EXPECT_NE(testing::read_text(parallel + "/rank1.log").find("rank 1: finished after 12 updates"), std::string::npos);
   EXPECT_FALSE(fs::exists(parallel + "/rendezvous"));
+}
+
+TEST(Trainer, DataParallelRunStoppedBySigtermResumesExactly) {
+  // SIGTERM to rank 0 (as `kill` or compare sends it): both ranks stop at one update, rank 0
+  // saves it, and the resumed group repeats the uninterrupted losses. No dev evaluation
+  // before the end, so the stop's checkpoint is the only one to resume from.
+  const auto corpus = write_reverse_corpus();
+  const std::vector<std::string> shared{"model.dropout=0", "train.max_updates=100", "train.valid_every=1000"};
+  auto with = [&](const std::string& extra) {
+    auto overrides = shared;
+    overrides.push_back(extra);
+    return reverse_config(corpus, overrides);
+  };
+  const auto single = empty_run_dir("hc_run_stop_update_freq"), parallel = empty_run_dir("hc_run_stop_parallel");
+  std::ostringstream log;
+  train({with("train.update_freq=2"), single, false, 0}, log);
+  const auto config_path = parallel + ".yaml";
+  std::ofstream(config_path) << to_yaml(with("train.processes=2"));
+  const auto log_path = parallel + ".log";
+  fs::remove(log_path);
+  const std::vector<std::string> command{HEADCOUNT_BINARY, "--threads", "2", "train", "--config", config_path, "--out", parallel};
+  const pid_t pid = start_process(command, log_path);
+  while (read_metrics(parallel + "/metrics.jsonl").size() < 10) {
+    ASSERT_EQ(waitpid(pid, nullptr, WNOHANG), 0) << testing::read_text(log_path);  // still running
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGTERM);
+  ASSERT_EQ(wait_for_process(pid), 130) << testing::read_text(log_path);
+  EXPECT_FALSE(fs::exists(parallel + "/summary.json"));
+  ASSERT_TRUE(fs::exists(parallel + "/checkpoint_last.pt"));
+  EXPECT_NE(testing::read_text(parallel + "/rank1.log").find("rank 1: interrupted after"), std::string::npos);
+
+  auto resume = command;
+  resume.push_back("--resume");
+  ASSERT_EQ(wait_for_process(start_process(resume, log_path)), 0) << testing::read_text(log_path);
+  EXPECT_NE(testing::read_text(log_path).find("resuming"), std::string::npos);
+  const auto expected = train_losses(single), losses = train_losses(parallel);
+  ASSERT_EQ(losses.size(), 100u);
+  ASSERT_EQ(expected.size(), 100u);
+  for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], expected[i], 1e-5 * expected[i]) << "update " << i + 1;
+  EXPECT_EQ(read_json_file(parallel + "/summary.json").at("status"), "finished");
 }
 
 TEST(Trainer, HugeLearningRateEndsAsDivergedNotAsAnException) {

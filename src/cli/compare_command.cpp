@@ -1,4 +1,6 @@
-// headcount compare: the study as one command.
+// headcount compare: the study as one command. Ctrl-C or SIGTERM stops it cleanly: no
+// further run starts, the runs in training save a checkpoint, and the report shows what is
+// done; the same command run again goes on (exit status 130 until then).
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -6,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "study/compare.h"
+#include "util/stop_signal.h"
 
 namespace headcount {
 
@@ -29,13 +32,15 @@ Subcommand add_compare_command(CLI::App& app) {
             if (request->seeds > 0) request->command_line += " --seeds " + std::to_string(request->seeds);
             for (const auto& o : request->overrides) request->command_line += " --set " + o;
             if (request->jobs > 1) request->command_line += " --jobs " + std::to_string(request->jobs);
+            StopSignal stop;
+            request->stop_requested = [&stop] { return stop.requested(); };
             try {
               compare(*request, std::cout);
             } catch (const ConfigError& e) {
               std::cerr << "headcount compare: " << e.what() << "\n";
               return 2;
             }
-            return 0;
+            return stop.requested() ? 130 : 0;
           }};
 }
 

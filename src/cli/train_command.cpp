@@ -4,24 +4,24 @@
 // run folder holds the resolved config and vocabularies it starts ranks 1..N-1 as copies of
 // this program (--rank, --rendezvous; their output in RUN/rankR.log), splits the --threads
 // between the ranks, and waits for them at the end.
-#include <fcntl.h>
-#include <spawn.h>
+//
+// Ctrl-C or SIGTERM stops the run cleanly (src/util/stop_signal.h): a checkpoint at the
+// current update, exit status 130, and `--resume` goes on from there.
+#include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "config/run_config.h"
 #include "train/trainer.h"
-
-extern char** environ;
+#include "util/process.h"
+#include "util/stop_signal.h"
 
 namespace headcount {
 
@@ -35,22 +35,6 @@ struct TrainOptions {
   int rank = 0;
   std::string rendezvous;
 };
-
-// Starts `arguments` (argv[0] is the program) with stdout and stderr appended to log_path.
-pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path) {
-  std::vector<char*> argv;
-  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) throw std::runtime_error("could not start " + arguments[0] + ": " + std::strerror(error));
-  return pid;
-}
 }  // namespace
 
 Subcommand add_train_command(CLI::App& app) {
@@ -78,7 +62,9 @@ Subcommand add_train_command(CLI::App& app) {
               std::cerr << "headcount train: " << e.what() << "\n";
               return 2;
             }
+            StopSignal stop;
             TrainRequest request{config, options->out, options->resume, 0};
+            request.stop_requested = [&stop] { return stop.requested(); };
             request.rank = options->rank;
             request.rendezvous_file = options->rendezvous;
             const int ranks = static_cast<int>(config.train.processes);
@@ -101,16 +87,26 @@ Subcommand add_train_command(CLI::App& app) {
                 }
               };
             }
-            auto summary = train(request, std::cout);
-            int failed = 0;
-            for (pid_t pid : others) {
-              int wait_status = 0;
-              waitpid(pid, &wait_status, 0);
-              failed += !(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
+            nlohmann::json summary;
+            try {
+              summary = train(request, std::cout);
+            } catch (...) {
+              // The other ranks wait inside a collective that would only time out in an hour.
+              for (pid_t pid : others) {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+              }
+              if (!others.empty()) fs::remove(request.rendezvous_file);
+              throw;
             }
+            int failed = 0;
+            for (pid_t pid : others) failed += wait_for_process(pid) != 0;
             if (ranks > 1 && options->rank == 0) fs::remove(request.rendezvous_file);
             if (failed) std::cerr << fmt::format("headcount train: {} of the other ranks failed; see {}/rank*.log\n", failed, options->out);
-            return !failed && (summary.at("status") == "finished" || summary.at("status") == "diverged") ? 0 : 1;
+            const auto& status = summary.at("status");
+            if (failed) return 1;
+            if (status == "interrupted") return options->rank == 0 ? 130 : 0;
+            return status == "finished" || status == "diverged" ? 0 : 1;
           }};
 }
 

@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,7 +17,7 @@
 #include "study/inference_speed.h"
 #include "study/report.h"
 #include "train/run_folder.h"
-#include "util/text.h"
+#include "util/process.h"
 
 namespace fs = std::filesystem;
 
@@ -92,8 +91,10 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   std::mutex mutex;
   size_t next = 0;
   int64_t started = 0;
+  auto stopping = [&] { return request.stop_requested && request.stop_requested(); };
   auto take_next_run = [&]() -> std::optional<size_t> {
     std::lock_guard<std::mutex> lock(mutex);
+    if (stopping()) return std::nullopt;
     for (; next < order.size() && finished(out / "runs" / grid[order[next]].name); ++next)
       log << fmt::format("[{}/{}] {}: finished earlier, skipped\n", order[next] + 1, grid.size(), grid[order[next]].name);
     if (next == order.size() || (request.max_runs >= 0 && started >= request.max_runs)) return std::nullopt;
@@ -114,13 +115,22 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
                            (run_dir / "train.log").string())
             << std::flush;
       }
-      const std::string command = fmt::format(
-          "{} --threads {} train --config {} --out {} --resume >> {} 2>&1", shell_quote(request.program), threads_per_run,
-          shell_quote(config_path), shell_quote(run_dir.string()), shell_quote((run_dir / "train.log").string()));
-      const int status = std::system(command.c_str());
+      // Its own process, so a crash stays in its run and its peak memory is its own.
+      const std::vector<std::string> arguments{request.program, "--threads", std::to_string(threads_per_run),
+                                               "train", "--config", config_path, "--out", run_dir.string(), "--resume"};
+      int status = 0;
+      std::string error;
+      try {
+        status = wait_for_process(start_process(arguments, (run_dir / "train.log").string()), stopping);
+      } catch (const std::exception& e) {
+        status = -1, error = e.what();
+      }
       std::lock_guard<std::mutex> lock(mutex);
-      if (status != 0 || !finished(run_dir)) {
-        std::ofstream(run_dir / "failed.txt") << fmt::format("training exited with status {}; see train.log\n", status);
+      if (!finished(run_dir) && stopping() && error.empty()) {
+        log << fmt::format("    {}: stopped; the same command resumes it from its checkpoint\n", run.name) << std::flush;
+      } else if (status != 0 || !finished(run_dir)) {
+        std::ofstream(run_dir / "failed.txt")
+            << (error.empty() ? fmt::format("training exited with status {}; see train.log\n", status) : error + "\n");
         log << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
       } else {
         const auto summary = read_json_file((run_dir / "summary.json").string());
@@ -133,6 +143,7 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   std::vector<std::thread> workers;
   for (int j = 0; j < jobs; ++j) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
+  if (stopping()) log << "stopped on request: run the same command again to go on\n";
   // Complete when every run has finished, diverged or failed (a failed run is reported,
   // and re-running the command tries it again).
   const bool interrupted = std::any_of(grid.begin(), grid.end(), [&](const GridRun& run) {

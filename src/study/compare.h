@@ -4,6 +4,7 @@
 // diverges or fails is recorded and the rest go on.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -29,6 +30,10 @@ struct CompareRequest {
   // Start at most this many runs in this call, then write the report of what is done (a
   // study spread over several sittings; 0 only writes the report); -1: no limit.
   int64_t max_runs = -1;
+  // Asked while runs train: true starts no further run and passes SIGTERM to the runs in
+  // training, which save a checkpoint and stop; the command run again resumes them. The
+  // CLI passes a StopSignal's (Ctrl-C, SIGTERM).
+  std::function<bool()> stop_requested;
 };
 
 // Returns results.json's content.

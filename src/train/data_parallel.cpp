@@ -26,14 +26,20 @@ DataParallelGroup::~DataParallelGroup() = default;
 
 void DataParallelGroup::sum(const std::vector<torch::Tensor>& tensors) {
   if (tensors.empty()) return;
-  std::vector<torch::Tensor> flat_parts;
-  flat_parts.reserve(tensors.size());
-  for (const auto& t : tensors) flat_parts.push_back(t.view(-1));
-  std::vector<torch::Tensor> buffer{torch::cat(flat_parts)};
-  group_->gloo->allreduce(buffer)->wait();
+  int64_t total = 0;
+  for (const auto& t : tensors) total += t.numel();
+  if (!flat_.defined() || flat_.numel() != total || flat_.scalar_type() != tensors.front().scalar_type())
+    flat_ = torch::empty({total}, tensors.front().options());
   int64_t offset = 0;
   for (const auto& t : tensors) {
-    t.view(-1).copy_(buffer[0].narrow(0, offset, t.numel()));
+    flat_.narrow(0, offset, t.numel()).copy_(t.view(-1));
+    offset += t.numel();
+  }
+  std::vector<torch::Tensor> buffer{flat_};
+  group_->gloo->allreduce(buffer)->wait();
+  offset = 0;
+  for (const auto& t : tensors) {
+    t.view(-1).copy_(flat_.narrow(0, offset, t.numel()));
     offset += t.numel();
   }
 }

@@ -35,7 +35,8 @@ class DataParallelGroup {
   int size() const { return size_; }
 
   // In place, each tensor becomes its sum over the ranks: one flat buffer, one collective.
-  // All tensors must be defined, contiguous and of one dtype.
+  // All tensors must be defined, contiguous and of one dtype. The buffer is kept for the
+  // next call, so an update allocates nothing here once the sizes are known.
   void sum(const std::vector<torch::Tensor>& tensors);
 
   // Rank 0's value, returned on every rank.
@@ -45,6 +46,7 @@ class DataParallelGroup {
   struct Group;
   std::unique_ptr<Group> group_;
   int rank_, size_;
+  torch::Tensor flat_;
 };
 
 }  // namespace headcount

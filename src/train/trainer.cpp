@@ -261,18 +261,29 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
   auto interval_start = std::chrono::steady_clock::now();
   const bool terminal = isatty(STDERR_FILENO);
 
-  bool stop_requested = false;  // patience ran out (rank 0 decides for all ranks)
-  enum Decision : int64_t { kContinue = 0, kFinish = 1, kInterrupt = 2 };
+  bool patience_ran_out = false;  // rank 0 decides for all ranks
+  // kInterrupt stands for a process killed between checkpoints (tests); kStop for a stop
+  // asked of it, which saves the current update first.
+  enum Decision : int64_t { kContinue = 0, kFinish = 1, kInterrupt = 2, kStop = 3 };
   while (true) {
     int64_t decision = kContinue;
     if ((t.max_updates > 0 && state.update >= t.max_updates) || (t.max_epochs > 0 && state.epoch >= t.max_epochs) ||
-        (t.max_minutes > 0 && elapsed() >= t.max_minutes * 60.0) || stop_requested)
+        (t.max_minutes > 0 && elapsed() >= t.max_minutes * 60.0) || patience_ran_out)
       decision = kFinish;
     else if (request.stop_after_updates > 0 && updates_this_process >= request.stop_after_updates)
       decision = kInterrupt;
+    else if (request.stop_requested && request.stop_requested())
+      decision = kStop;
     if (group) decision = group->value_of_first_rank(decision);  // wall time and dev are rank 0's
     if (decision != kContinue) {
       status = decision == kFinish ? "finished" : "interrupted";
+      if (decision == kStop) {
+        if (first_rank && state.update > 0 && state.update != last_evaluated) {
+          state.elapsed_s = elapsed();
+          write_checkpoint(last_path, true);
+        }
+        log << fmt::format("stopped on request at update {}; continue with --resume\n", state.update) << std::flush;
+      }
       break;
     }
     if (group) {
@@ -368,7 +379,7 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
       last_evaluated = state.update;
       if (first_rank && !evaluate_and_save()) {
         log << fmt::format("no dev improvement in {} evaluations: stopping early\n", t.patience);
-        stop_requested = true;
+        patience_ran_out = true;
       }
       interval_start = std::chrono::steady_clock::now();
     }
@@ -379,10 +390,7 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     log << fmt::format("rank {}: {} after {} updates\n", request.rank, status, state.update);
     return {{"status", status}, {"updates", state.update}, {"rank", request.rank}};
   }
-  if (status == "interrupted") {
-    // Stands for a process that was stopped: the last checkpoint stays as it was.
-    return {{"status", "interrupted"}, {"updates", state.update}};
-  }
+  if (status == "interrupted") return {{"status", "interrupted"}, {"updates", state.update}};
   if (status == "finished" && last_evaluated != state.update && state.update > 0) evaluate_and_save();
 
   nlohmann::json summary = {{"status", status},

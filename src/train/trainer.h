@@ -23,6 +23,10 @@ struct TrainRequest {
   // Stop (as if interrupted) after this many updates in this process; 0: no limit.
   // Tests use it to check that a resumed run matches an uninterrupted one.
   int64_t stop_after_updates = 0;
+  // Asked before every update (rank 0's answer decides for all ranks): true stops the run
+  // cleanly, with checkpoint_last.pt saved at the current update and status "interrupted",
+  // so --resume continues from there. The CLI passes a StopSignal's (Ctrl-C, SIGTERM).
+  std::function<bool()> stop_requested;
   // Data-parallel training (train.processes > 1, see src/train/data_parallel.h): this
   // process's rank and the rendezvous file all ranks share. Rank 0 calls start_other_ranks
   // once the run folder holds the resolved config and the vocabularies, which the other

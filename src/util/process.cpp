@@ -1,0 +1,58 @@
+#include "util/process.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace headcount {
+
+pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path) {
+  if (arguments.empty()) throw std::invalid_argument("start_process: no program given");
+  std::vector<char*> argv;
+  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) throw std::runtime_error("could not start " + arguments[0] + ": " + std::strerror(error));
+  return pid;
+}
+
+int wait_for_process(pid_t pid, const std::function<bool()>& stop_requested) {
+  bool passed_on = false;
+  while (true) {
+    int status = 0;
+    // Without a stop to pass on, block; with one, poll so the request is seen while waiting.
+    const pid_t ended = waitpid(pid, &status, stop_requested ? WNOHANG : 0);
+    if (ended == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      continue;  // stopped or continued: still running
+    }
+    if (ended < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("waiting for a child process: ") + std::strerror(errno));
+    }
+    if (!passed_on && stop_requested()) {
+      kill(pid, SIGTERM);
+      passed_on = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace headcount

@@ -1,0 +1,24 @@
+// Child processes: `compare` trains each run in a process of its own and `train` starts
+// the other ranks of a data-parallel run. posix_spawn with an argument vector, so no shell
+// ever reads a path, and the child's output goes straight into its log file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace headcount {
+
+// Starts `arguments` (arguments[0] is the program's path) with stdout and stderr appended
+// to log_path. Throws std::runtime_error, naming the program, when it cannot be started.
+pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path);
+
+// Waits for the process to end and returns its status as a shell shows it: the exit code,
+// or 128 + the signal that ended it. While it waits it asks `stop_requested` (if given)
+// every tenth of a second; the first time that returns true the child is sent SIGTERM,
+// so a child that saves its work on SIGTERM (train does) is stopped cleanly.
+int wait_for_process(pid_t pid, const std::function<bool()>& stop_requested = {});
+
+}  // namespace headcount
