@@ -1,4 +1,5 @@
-// Scores on worked examples whose values follow from the definitions by hand.
+// Scores on worked examples whose values follow from the definitions by hand, and on
+// sacreBLEU's own reference values.
 #include <cmath>
 
 #include "eval/metrics.h"
@@ -51,11 +52,55 @@ TEST(Metrics, CorpusBleuBrevityPenaltyAndCorpusLevelCounts) {
 
 TEST(Metrics, ChrFWorkedExample) {
   EXPECT_NEAR(corpus_chrf({"abc"}, {{"abc"}}), 100.0, 1e-9);
-  // "ab" vs "abc": 1-grams P 1 R 2/3 -> F2 = 5PR/(4P+R) = 10/14; 2-grams P 1 R 1/2 -> 5/9;
-  // no 3-grams in the hypothesis, so two effective orders.
-  EXPECT_NEAR(corpus_chrf({"ab"}, {{"abc"}}), 100.0 * (10.0 / 14 + 5.0 / 9) / 2, 1e-9);
+  // "ab" vs "abc": 1-grams P 1 R 2/3, 2-grams P 1 R 1/2, no 3-grams in the hypothesis: two
+  // effective orders, mean P 1 and R 7/12, F2 = 5PR/(4P+R) = 35/55.
+  EXPECT_NEAR(corpus_chrf({"ab"}, {{"abc"}}), 100.0 * 35 / 55, 1e-9);
   // Spaces are ignored.
   EXPECT_NEAR(corpus_chrf({"a b c"}, {{"abc"}}), 100.0, 1e-9);
+  // Corpus statistics, and a hypothesis's n-grams of an order its reference lacks do not
+  // count: "xyzw" vs "xy" adds 1-grams H 4 R 2 M 2, 2-grams H 3 R 1 M 1, nothing longer.
+  // Totals: P 10/12, 8/10, then 1 for orders 3-6; R 1 everywhere.
+  const double precision = (10.0 / 12 + 8.0 / 10 + 4) / 6;
+  EXPECT_NEAR(corpus_chrf({"abcdefgh", "xyzw"}, {{"abcdefgh"}, {"xy"}}), 100.0 * 5 * precision / (4 * precision + 1),
+              1e-9);
+}
+
+// Values from sacreBLEU's README and tests (github.com/mjpost/sacrebleu: README.md,
+// test/test_bleu.py, test/test_sentence_bleu.py, test/test_chrf.py), default settings.
+TEST(Metrics, SacreBleuReferenceValues) {
+  const std::vector<std::string> hypotheses{"The dog bit the man.", "It wasn't surprising.",
+                                            "The man had just bitten him."};
+  const std::vector<std::vector<std::string>> references{{"The dog bit the man.", "The dog had bit the man."},
+                                                         {"It was not unexpected.", "No one was surprised."},
+                                                         {"The man bit him first.", "The man had bitten the dog."}};
+  EXPECT_NEAR(corpus_bleu(hypotheses, references), 48.530827, 1e-6);  // test_bleu.py
+  EXPECT_EQ(corpus_bleu({"", "", ""}, references), 0.0);
+  EXPECT_NEAR(corpus_chrf(hypotheses, references), 59.73, 0.005);  // README: chrF2 = 59.73
+  // README, "Variable Number of References": the first sentence without its first
+  // reference gives BLEU = 29.44; an empty reference string is the same as none.
+  auto fewer = references;
+  fewer[0] = {"The dog had bit the man."};
+  EXPECT_NEAR(corpus_bleu(hypotheses, fewer), 29.44, 0.005);
+  fewer[0] = {"", "The dog had bit the man."};
+  EXPECT_NEAR(corpus_bleu(hypotheses, fewer), 29.44, 0.005);
+  // test_sentence_bleu.py, issue #98 (all four n-gram orders present, so effective order
+  // changes nothing).
+  EXPECT_NEAR(corpus_bleu({"Producția de zahăr primă va fi exprimată în ceea ce privește zahărul alb;"},
+                          {{"producţia de zahăr brut se exprimă în zahăr alb;"}}),
+              8.493, 1e-3);
+  // Issue #141: no word in common is 0, before any smoothing.
+  EXPECT_EQ(corpus_bleu({"this is a cat"}, {{"okay thanks"}}), 0.0);
+  EXPECT_EQ(corpus_bleu({"this is a test", "another test"}, {{"ref1"}, {"ref2"}}), 0.0);
+  // test_chrf.py, effective order (precision equals recall in each, so beta does not matter).
+  EXPECT_NEAR(corpus_chrf({"aa"}, {{"ab"}}), 25.0, 1e-9);
+  EXPECT_NEAR(corpus_chrf({"a", "b"}, {{"a"}, {"c"}}), 50.0, 1e-9);
+  EXPECT_NEAR(corpus_chrf({""}, {{"reference"}}), 0.0, 1e-9);
+}
+
+TEST(Metrics, UnicodeSpacesSeparateTokensAsInSacreBleu) {
+  // A no-break space (U+00A0) before French punctuation splits like a plain space.
+  EXPECT_EQ(tokenize_13a("Bonjour\xC2\xA0!"), "Bonjour !");
+  EXPECT_NEAR(corpus_chrf({"a\xE2\x80\xAF" "b"}, {{"ab"}}), 100.0, 1e-9);  // narrow no-break space
 }
 
 }  // namespace

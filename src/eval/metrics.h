@@ -2,9 +2,14 @@
 //   WER/PER (grapheme-to-phoneme): a word is right when its output equals any of its
 //     reference pronunciations; PER is the edit distance to the closest reference over
 //     that reference's length, summed over the corpus.
-//   BLEU: corpus BLEU as sacreBLEU computes it by default (13a tokenization, 4-grams,
-//     exponential brevity penalty, 'exp' smoothing), on detokenized text.
-//   chrF: sacreBLEU's default chrF (character 6-grams, beta 2, spaces ignored).
+//   BLEU: corpus BLEU as sacreBLEU 2 computes it by default (13a tokenization, 4-grams,
+//     exponential brevity penalty, 'exp' smoothing, 0 when no word matches), on
+//     detokenized text.
+//   chrF: sacreBLEU 2's default chrF (character 6-grams, beta 2, whitespace ignored,
+//     precision and recall averaged over the orders present; with several references the
+//     best-scoring one per sentence).
+// Both drop empty references as sacreBLEU does; tests/metrics_test.cpp checks them against
+// sacreBLEU's own test values.
 #pragma once
 
 #include <cstdint>
