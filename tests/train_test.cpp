@@ -12,6 +12,7 @@
 
 #include "eval/evaluate.h"
 #include "model/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
 #include "train/run_folder.h"
@@ -198,6 +199,7 @@ TEST(Trainer, StopOnRequestSavesTheCurrentUpdateAndResumesExactly) {
 }
 
 TEST(Trainer, DataParallelOverTwoProcessesRepeatsUpdateFreqTwo) {
+  if (!data_parallel_available()) GTEST_SKIP() << "built without Gloo's headers";
   // Without dropout the two are the same arithmetic: in each update rank r takes the batch a
   // single process takes r-th, and the collective adds up the gradients as accumulation does.
   const auto corpus = write_reverse_corpus();
@@ -224,6 +226,7 @@ TEST(Trainer, DataParallelOverTwoProcessesRepeatsUpdateFreqTwo) {
 }
 
 TEST(Trainer, DataParallelRunStoppedBySigtermResumesExactly) {
+  if (!data_parallel_available()) GTEST_SKIP() << "built without Gloo's headers";
   // SIGTERM to rank 0 (as `kill` or compare sends it): both ranks stop at one update, rank 0
   // saves it, and the resumed group repeats the uninterrupted losses. No dev evaluation
   // before the end, so the stop's checkpoint is the only one to resume from.

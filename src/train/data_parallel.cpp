@@ -1,9 +1,20 @@
 #include "train/data_parallel.h"
 
+// c10d's Gloo header includes Gloo's own headers: Debian's libgloo-dev has them, PyTorch
+// wheels do not ship them. Without them the program still builds, with train.processes 1.
+#if __has_include(<gloo/algorithm.h>)
+#define HEADCOUNT_HAVE_GLOO 1
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#else
+#define HEADCOUNT_HAVE_GLOO 0
+#endif
 
 namespace headcount {
+
+bool data_parallel_available() { return HEADCOUNT_HAVE_GLOO; }
+
+#if HEADCOUNT_HAVE_GLOO
 
 // The same code builds against LibTorch 1.13 and 2.x: the constructor, Options::create,
 // createDeviceForHostname and the collectives kept their signatures.
@@ -49,5 +60,22 @@ int64_t DataParallelGroup::value_of_first_rank(int64_t value) {
   group_->gloo->broadcast(buffer)->wait();
   return buffer[0].item<int64_t>();
 }
+
+#else
+
+struct DataParallelGroup::Group {};
+
+DataParallelGroup::DataParallelGroup(const std::string&, int rank, int size, std::chrono::seconds)
+    : rank_(rank), size_(size) {
+  throw std::runtime_error(
+      "train.processes > 1 needs c10d's Gloo backend, and this headcount was built without Gloo's headers "
+      "(Debian: apt-get install libgloo-dev, then rebuild); set train.processes: 1");
+}
+
+DataParallelGroup::~DataParallelGroup() = default;
+void DataParallelGroup::sum(const std::vector<torch::Tensor>&) {}
+int64_t DataParallelGroup::value_of_first_rank(int64_t value) { return value; }
+
+#endif
 
 }  // namespace headcount

@@ -20,6 +20,10 @@
 
 namespace headcount {
 
+// False when this program was built without Gloo's headers (see data_parallel.cpp):
+// then constructing a group throws, and train.processes must be 1.
+bool data_parallel_available();
+
 class DataParallelGroup {
  public:
   // Joins the group; blocks until all `size` ranks have joined through the same file (a

@@ -18,7 +18,14 @@ class TorchOptimizer : public Optimizer {
     for (auto& group : optimizer_.param_groups()) static_cast<TorchOptions&>(group.options()).lr(lr);
     optimizer_.step();
   }
-  void zero_grad() override { optimizer_.zero_grad(); }
+  // Gradients to undefined, as RAdam does and as LibTorch 2's zero_grad() does by default
+  // (1.13's zeroes them in place): the same numbers with either LibTorch, and backward
+  // then writes each gradient instead of adding it to zeros.
+  void zero_grad() override {
+    for (auto& group : optimizer_.param_groups())
+      for (auto& p : group.params())
+        if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+  }
   void save(torch::serialize::OutputArchive& archive) override { optimizer_.save(archive); }
   void load(torch::serialize::InputArchive& archive) override { optimizer_.load(archive); }
 
