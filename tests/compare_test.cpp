@@ -5,7 +5,10 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "study/compare.h"
+#include "study/report.h"
 #include "test_support.h"
 #include "train/run_folder.h"
 
@@ -159,6 +162,67 @@ TEST(Compare, DivergedRunShowsAsDivergedInTableAndFigure) {
   EXPECT_NE(report.find("diverged in 1/1 seeds"), std::string::npos);
   EXPECT_NE(testing::read_text(dir + "/study/figures/data/diverged.dat").find("-s3"), std::string::npos);
   EXPECT_NE(testing::read_text(dir + "/study/figures/dev_loss.gp").find("diverged"), std::string::npos);
+}
+
+// Findings from a made-up grid whose differences are worked out by hand: shallow 2L-4H,
+// deeper 4L-2H and 8L-1H, post-ln and admin, three seeds; one deep post-ln seed diverged.
+TEST(Compare, FindingsAreComputedSeedBySeedFromTheScores) {
+  nlohmann::json results = {{"metric", "wer"},     {"lower_is_better", true}, {"shallow_heads", 4},
+                            {"complete", true},    {"runs", nlohmann::json::array()},
+                            {"inference", {{{"heads", 4}, {"batch", 8}, {"length", 24}, {"tokens_per_s", 1000.0}},
+                                           {{"heads", 1}, {"batch", 8}, {"length", 24}, {"tokens_per_s", 800.0}}}}};
+  auto add = [&](int64_t heads, const std::string& scheme, std::vector<double> wer) {
+    const int64_t layers = 8 / heads;
+    for (int64_t seed = 1; seed <= 3; ++seed) {
+      nlohmann::json run = {{"heads", heads}, {"layers", layers}, {"architecture", fmt::format("{}L-{}H", layers, heads)},
+                            {"scheme", scheme}, {"seed", seed}, {"status", "finished"}, {"tokens_per_s", 1000.0 * heads + seed}};
+      if (wer[seed - 1] < 0)
+        run["status"] = "diverged", run["diverged_at_update"] = 120;
+      else
+        run["test_metric"] = wer[seed - 1];
+      results["runs"].push_back(run);
+    }
+  };
+  add(4, "post-ln", {30, 31, 32});  // the shallow model's best scheme (mean 31)
+  add(4, "admin", {31, 32, 33});
+  add(2, "post-ln", {31, 31, 33});  // behind by 1, 0, 1
+  add(2, "admin", {28, 29, 30});    // ahead of shallow admin by 3, 3, 3
+  add(1, "post-ln", {-1, 40, 42});  // seed 1 diverged; behind by 9 and 10
+  add(1, "admin", {27, 27.5, 28.5});  // ahead by 4, 4.5, 4.5 (admin) and 3, 3.5, 3.5 (post-ln)
+  const auto computed = study_findings(results);
+  std::string all;
+  for (const auto& f : computed["findings"]) all += f.get<std::string>() + "\n";
+  for (const char* expected : {
+           "Stability (RQ3): 8L-1H with post-ln: diverged in 1/3 seeds (at update 120).\n",
+           "Stability (RQ3): 4L-2H with admin trained stably in 3/3 seeds.\n",
+           "Equal size (RQ4): deeper 4L-2H (post-ln) vs shallow 2L-4H (post-ln): the deeper model is behind by "
+           "0.67 ± 0.58 WER points (mean ± sd over 3 seeds), better on 0/3 seeds.\n",
+           "Equal size (RQ4): deeper 4L-2H (admin) vs shallow 2L-4H (admin): the deeper model is ahead by 3.00 ± 0.00 "
+           "WER points (mean ± sd over 3 seeds), better on 3/3 seeds.\n",
+           "Equal size (RQ4): deep single-head 8L-1H (post-ln) vs shallow 2L-4H (post-ln): the deeper model is behind "
+           "by 9.50 ± 0.71 WER points (mean ± sd over 2 seeds), better on 0/2 seeds; diverged seeds, not counted: 1 "
+           "deep, 0 shallow.\n",
+           "Equal size (RQ4): deep single-head 8L-1H (admin) vs shallow 2L-4H (admin): the deeper model is ahead by "
+           "4.33 ± 0.29 WER points (mean ± sd over 3 seeds), better on 3/3 seeds.\n",
+           "Equal size, each with its best scheme (RQ4): deep single-head 8L-1H (admin) vs shallow 2L-4H (post-ln): "
+           "the deeper model is ahead by 3.33 ± 0.29 WER points (mean ± sd over 3 seeds), better on 3/3 seeds.\n",
+           "Gain against heads unrolled (RQ5), admin: +3.00 at 2x, +4.33 at 4x WER points; the gain grows with the "
+           "heads unrolled.\n",
+           "Gain against heads unrolled (RQ5), post-ln: -0.67 at 2x, -9.50 at 4x WER points; the gain shrinks as more "
+           "heads are unrolled.\n",
+           "Inference (RQ4): 8L-1H decodes at 0.80x at batch 8 length 24 the speed of 2L-4H.\n",
+           // 8L-1H: seeds 2 and 3 of post-ln (seed 1 diverged) and 1-3 of admin, 1000 + seed each.
+           "Training speed: 8L-1H trains 0.25x as many target tokens a second as 2L-4H (1002 against 4002, means "
+           "over 5 and 6 finished runs).\n"})
+    EXPECT_NE(all.find(expected), std::string::npos) << expected << "\nin:\n" << all;
+  EXPECT_EQ(all.find("Study incomplete"), std::string::npos);
+  ASSERT_EQ(computed["gain_vs_heads"].size(), 4u);
+  for (const auto& g : computed["gain_vs_heads"])
+    if (g["scheme"] == "admin" && g["heads"] == 1) {
+      EXPECT_EQ(g["unrolled"], 4);
+      EXPECT_NEAR(g["gain"].get<double>(), 13.0 / 3, 1e-12);
+      EXPECT_EQ(g["seeds"], 3);
+    }
 }
 
 TEST(Compare, PresetErrorsNameTheFileAndKey) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "train/run_folder.h"
@@ -81,9 +82,51 @@ const char* kTerminal =
 
 }  // namespace
 
-void write_report(json& results, const std::string& out_dir) {
-  const fs::path out(out_dir), figures = out / "figures", data = figures / "data";
-  fs::create_directories(data);
+namespace {
+
+// The deeper model against the shallow one, seed by seed (the seeds both have a test
+// score for). gain > 0: the deeper model is better.
+struct PairedGain {
+  int64_t wins = 0;
+  Spread gain;
+};
+
+PairedGain paired_gain(const std::map<int64_t, double>& deep, const std::map<int64_t, double>& shallow, bool lower) {
+  PairedGain paired;
+  std::vector<double> differences;
+  for (const auto& [seed, value] : deep) {
+    if (!shallow.count(seed)) continue;
+    paired.wins += better(value, shallow.at(seed), lower);
+    differences.push_back(lower ? shallow.at(seed) - value : value - shallow.at(seed));
+  }
+  paired.gain = spread_of(differences);
+  return paired;
+}
+
+int64_t diverged_seeds(const json& results, int64_t heads, const std::string& scheme) {
+  int64_t count = 0;
+  for (const auto& run : results["runs"])
+    count += run["heads"] == heads && run["scheme"] == scheme && run.value("status", "") == "diverged";
+  return count;
+}
+
+// The scheme with the best mean test score for an architecture ("" when none has one).
+std::string best_scheme(const json& results, int64_t heads, const std::vector<std::string>& schemes, bool lower) {
+  std::string best;
+  double best_mean = 0;
+  for (const auto& scheme : schemes) {
+    std::vector<double> values;
+    for (const auto& [seed, value] : metric_by_seed(results, heads, scheme)) values.push_back(value);
+    if (values.empty()) continue;
+    const double mean = spread_of(values).mean;
+    if (best.empty() || better(mean, best_mean, lower)) best = scheme, best_mean = mean;
+  }
+  return best;
+}
+
+}  // namespace
+
+json study_findings(const json& results) {
   const std::string metric = results["metric"];
   const bool lower = results["lower_is_better"];
   const std::string metric_name = metric == "wer" ? "WER" : "BLEU";
@@ -95,7 +138,6 @@ void write_report(json& results, const std::string& out_dir) {
     if (std::find(schemes.begin(), schemes.end(), run["scheme"]) == schemes.end()) schemes.push_back(run["scheme"]);
   }
 
-  // ---- findings, computed from the numbers ----
   json findings = json::array();
   if (!results["complete"].get<bool>()) {
     int64_t trained = 0;
@@ -103,6 +145,7 @@ void write_report(json& results, const std::string& out_dir) {
     findings.push_back(fmt::format("Study incomplete: {} of {} runs trained so far; every finding below uses those only.",
                                    trained, results["runs"].size()));
   }
+  // RQ2/RQ3: which (architecture, scheme) trained, diverged, or finished without learning.
   for (int64_t h : heads) {
     for (const auto& scheme : schemes) {
       int64_t total = 0, diverged = 0, failed = 0, stuck = 0;
@@ -122,7 +165,7 @@ void write_report(json& results, const std::string& out_dir) {
         }
       }
       if (diverged || stuck || failed) {
-        std::string text = fmt::format("{} with {}:", architecture_of(results, h), scheme);
+        std::string text = fmt::format("Stability (RQ3): {} with {}:", architecture_of(results, h), scheme);
         if (diverged)
           text += fmt::format(" diverged in {}/{} seeds (at update {});", diverged, total, fmt::join(where, ", "));
         if (stuck) text += fmt::format(" finished but did not learn (test WER of 90% or more) in {}/{} seeds;", stuck, total);
@@ -130,38 +173,80 @@ void write_report(json& results, const std::string& out_dir) {
         text.back() = '.';
         findings.push_back(text);
       } else if (total) {
-        findings.push_back(fmt::format("{} with {}: trained stably in {}/{} seeds.", architecture_of(results, h), scheme,
-                                       total, total));
+        findings.push_back(fmt::format("Stability (RQ3): {} with {} trained stably in {}/{} seeds.",
+                                       architecture_of(results, h), scheme, total, total));
       }
     }
   }
+  // RQ4: the deeper model against the shallow one at the same weights budget, with the same
+  // scheme, and each with its best scheme.
+  auto comparison = [&](int64_t h, const std::string& deep_scheme, const std::string& shallow_scheme,
+                        const std::string& label) -> std::optional<PairedGain> {
+    const auto paired = paired_gain(metric_by_seed(results, h, deep_scheme), metric_by_seed(results, shallow, shallow_scheme), lower);
+    if (paired.gain.n == 0) return std::nullopt;
+    const auto& g = paired.gain;
+    const std::string size = g.n > 1 ? fmt::format("{:.2f} ± {:.2f} {} points (mean ± sd over {} seeds)", std::abs(g.mean),
+                                                   g.sd, metric_name, g.n)
+                                     : fmt::format("{:.2f} {} points (one seed)", std::abs(g.mean), metric_name);
+    std::string text = fmt::format("{}: {} {} ({}) vs shallow {} ({}): the deeper model is {} by {}, better on {}/{} seeds",
+                                   label, h == 1 ? "deep single-head" : "deeper", architecture_of(results, h), deep_scheme,
+                                   architecture_of(results, shallow), shallow_scheme, g.mean >= 0 ? "ahead" : "behind",
+                                   size, paired.wins, g.n);
+    const int64_t deep_diverged = diverged_seeds(results, h, deep_scheme);
+    const int64_t shallow_diverged = diverged_seeds(results, shallow, shallow_scheme);
+    if (deep_diverged || shallow_diverged)
+      text += fmt::format("; diverged seeds, not counted: {} deep, {} shallow", deep_diverged, shallow_diverged);
+    findings.push_back(text + ".");
+    return paired;
+  };
   json gains = json::array();
   for (int64_t h : heads) {
     if (h == shallow) continue;
-    for (const auto& deep_scheme : schemes) {
-      const auto deep = metric_by_seed(results, h, deep_scheme);
-      for (const auto& shallow_scheme : schemes) {
-        const auto base = metric_by_seed(results, shallow, shallow_scheme);
-        int64_t wins = 0, paired = 0;
-        std::vector<double> differences;
-        for (const auto& [seed, value] : deep) {
-          if (!base.count(seed)) continue;
-          ++paired;
-          wins += better(value, base.at(seed), lower);
-          differences.push_back(lower ? base.at(seed) - value : value - base.at(seed));
-        }
-        if (!paired) continue;
-        const auto gain = spread_of(differences);
-        findings.push_back(fmt::format(
-            "{} {} ({}) vs shallow {} ({}): the deeper model {} by {:.2f} {} points on average, better on {}/{} seeds.",
-            h == 1 ? "Deep single-head" : "Deeper", architecture_of(results, h), deep_scheme,
-            architecture_of(results, shallow), shallow_scheme, gain.mean >= 0 ? "is ahead" : "is behind",
-            std::abs(gain.mean), metric_name, wins, paired));
-        if (deep_scheme == shallow_scheme)
-          gains.push_back({{"scheme", deep_scheme}, {"heads", h}, {"unrolled", shallow / h}, {"gain", gain.mean}, {"seeds", paired}});
-      }
-    }
+    for (const auto& scheme : schemes)
+      if (const auto paired = comparison(h, scheme, scheme, "Equal size (RQ4)"))
+        gains.push_back({{"scheme", scheme}, {"heads", h}, {"unrolled", shallow / h}, {"gain", paired->gain.mean},
+                         {"sd", paired->gain.sd}, {"seeds", paired->gain.n}});
+    const auto deep_best = best_scheme(results, h, schemes, lower), shallow_best = best_scheme(results, shallow, schemes, lower);
+    if (!deep_best.empty() && !shallow_best.empty() && deep_best != shallow_best)
+      comparison(h, deep_best, shallow_best, "Equal size, each with its best scheme (RQ4)");
   }
+  // RQ5: does the gain grow with the number of heads unrolled into depth?
+  for (const auto& scheme : schemes) {
+    std::vector<std::pair<int64_t, double>> points;
+    for (const auto& g : gains)
+      if (g["scheme"] == scheme) points.emplace_back(g["unrolled"].get<int64_t>(), g["gain"].get<double>());
+    if (points.size() < 2) continue;
+    std::sort(points.begin(), points.end());
+    bool grows = true, shrinks = true;
+    std::vector<std::string> shown;
+    for (size_t i = 0; i < points.size(); ++i) {
+      shown.push_back(fmt::format("{:+.2f} at {}x", points[i].second, points[i].first));
+      if (i > 0) grows &= points[i].second > points[i - 1].second, shrinks &= points[i].second < points[i - 1].second;
+    }
+    findings.push_back(fmt::format("Gain against heads unrolled (RQ5), {}: {} {} points; the gain {}.", scheme,
+                                   fmt::join(shown, ", "), metric_name,
+                                   grows ? "grows with the heads unrolled" : shrinks ? "shrinks as more heads are unrolled"
+                                                                                    : "does not change monotonically"));
+  }
+  // Training speed: target tokens a second, mean over the runs that finished.
+  auto mean_training_speed = [&](int64_t h) {
+    std::vector<double> values;
+    for (const auto& run : results["runs"])
+      if (run["heads"] == h && run.value("status", "") == "finished" && run.contains("tokens_per_s"))
+        values.push_back(run["tokens_per_s"].get<double>());
+    return spread_of(values);
+  };
+  const auto shallow_speed = mean_training_speed(shallow);
+  for (int64_t h : heads) {
+    const auto deep_speed = mean_training_speed(h);
+    if (h == shallow || deep_speed.n == 0 || shallow_speed.n == 0 || shallow_speed.mean <= 0) continue;
+    findings.push_back(fmt::format(
+        "Training speed: {} trains {:.2f}x as many target tokens a second as {} ({:.0f} against {:.0f}, means over {} and {} "
+        "finished runs).",
+        architecture_of(results, h), deep_speed.mean / shallow_speed.mean, architecture_of(results, shallow),
+        deep_speed.mean, shallow_speed.mean, deep_speed.n, shallow_speed.n));
+  }
+  // Inference speed at equal size (the paper: about the same, depending on batch and length).
   std::map<std::pair<int64_t, int64_t>, double> speed;  // (heads, batch*1000+length) -> tokens/s
   for (const auto& t : results["inference"])
     speed[{t["heads"].get<int64_t>(), t["batch"].get<int64_t>() * 1000 + t["length"].get<int64_t>()}] = t["tokens_per_s"];
@@ -173,9 +258,27 @@ void write_report(json& results, const std::string& out_dir) {
         ratios.push_back(fmt::format("{:.2f}x at batch {} length {}", value / speed.at({shallow, key.second}),
                                      key.second / 1000, key.second % 1000));
     if (!ratios.empty())
-      findings.push_back(fmt::format("Inference: {} decodes at {} the speed of {}.", architecture_of(results, h),
+      findings.push_back(fmt::format("Inference (RQ4): {} decodes at {} the speed of {}.", architecture_of(results, h),
                                      fmt::join(ratios, ", "), architecture_of(results, shallow)));
   }
+  return {{"findings", findings}, {"gain_vs_heads", gains}};
+}
+
+void write_report(json& results, const std::string& out_dir) {
+  const fs::path out(out_dir), figures = out / "figures", data = figures / "data";
+  fs::create_directories(data);
+  const std::string metric = results["metric"];
+  const bool lower = results["lower_is_better"];
+  const std::string metric_name = metric == "wer" ? "WER" : "BLEU";
+  std::set<int64_t, std::greater<>> heads;
+  std::vector<std::string> schemes;
+  for (const auto& run : results["runs"]) {
+    heads.insert(run["heads"].get<int64_t>());
+    if (std::find(schemes.begin(), schemes.end(), run["scheme"]) == schemes.end()) schemes.push_back(run["scheme"]);
+  }
+  const auto computed = study_findings(results);
+  const json& findings = computed["findings"];
+  const json& gains = computed["gain_vs_heads"];
   results["findings"] = findings;
   results["gain_vs_heads"] = gains;
 
