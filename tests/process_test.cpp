@@ -1,5 +1,6 @@
 // Child processes and the stop signal: exit statuses as a shell shows them, output into
 // the log, a stop request passed on as SIGTERM, and Ctrl-C/SIGTERM turned into a request.
+#include <pthread.h>
 #include <signal.h>
 
 #include <chrono>
@@ -44,36 +45,94 @@ TEST(Process, StopRequestIsPassedOnAsSigterm) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST(Process, HeldStopSignalsWaitForTheChildToTakeThem) {
+  // SIGTERM to a sleeping child: held, the child sleeps on and ends normally; not held, it
+  // dies of it. (sleep leaves its signal mask as it found it.)
+  const auto log = log_path("held");
+  const pid_t held = start_process({"/bin/sleep", "0.3"}, log, /*hold_stop_signals=*/true);
+  kill(held, SIGTERM);
+  EXPECT_EQ(wait_for_process(held), 0);
+  const pid_t plain = start_process({"/bin/sleep", "0.3"}, log);
+  kill(plain, SIGTERM);
+  EXPECT_EQ(wait_for_process(plain), 128 + SIGTERM);
+}
+
 void record_signal(int) {}
 
+// Installs a do-nothing handler for SIGINT and SIGTERM for the test's length, so that a
+// signal StopSignal does not take cannot end the test process.
+class OwnHandlers {
+ public:
+  OwnHandlers() {
+    struct sigaction own {};
+    own.sa_handler = record_signal;
+    sigemptyset(&own.sa_mask);
+    sigaction(SIGINT, &own, &interrupt_);
+    sigaction(SIGTERM, &own, &terminate_);
+  }
+  ~OwnHandlers() {
+    sigaction(SIGINT, &interrupt_, nullptr);
+    sigaction(SIGTERM, &terminate_, nullptr);
+  }
+
+ private:
+  struct sigaction interrupt_ {}, terminate_ {};
+};
+
 TEST(StopSignal, FirstSignalIsARequestAndTheOldHandlersComeBack) {
-  struct sigaction own {}, seen {};
-  own.sa_handler = record_signal;
-  sigemptyset(&own.sa_mask);
-  struct sigaction before_interrupt {}, before_terminate {};
-  sigaction(SIGINT, &own, &before_interrupt);
-  sigaction(SIGTERM, &own, &before_terminate);
+  OwnHandlers own;
   {
     StopSignal stop;
     EXPECT_FALSE(stop.requested());
     raise(SIGTERM);
     EXPECT_TRUE(stop.requested());
     EXPECT_EQ(stop.signal_number(), SIGTERM);
-    raise(SIGINT);  // another signal after the first: still only a request
+    EXPECT_EQ(stop.exit_status(), 143);
+    raise(SIGTERM);  // SIGTERM again (a supervisor and compare both pass it on): still a request
+    raise(SIGINT);   // a first Ctrl-C after it: also
     EXPECT_EQ(stop.signal_number(), SIGTERM);
     EXPECT_THROW(StopSignal(), std::logic_error);
   }
+  struct sigaction seen {};
   sigaction(SIGTERM, nullptr, &seen);
   EXPECT_EQ(seen.sa_handler, record_signal);
   sigaction(SIGINT, nullptr, &seen);
   EXPECT_EQ(seen.sa_handler, record_signal);
-  StopSignal again;  // a new one starts with no request
-  EXPECT_FALSE(again.requested());
-  sigaction(SIGINT, &before_interrupt, nullptr);
-  sigaction(SIGTERM, &before_terminate, nullptr);
+  {
+    StopSignal again;  // a new one starts with no request
+    EXPECT_FALSE(again.requested());
+    EXPECT_EQ(again.exit_status(), 130);
+  }
 }
 
-TEST(StopSignalDeathTest, SameSignalTwiceEndsTheProcessAtOnce) {
+TEST(StopSignal, SignalHeldBeforeItsInstallationBecomesARequest) {
+  OwnHandlers own;
+  sigset_t held, before;
+  sigemptyset(&held);
+  sigaddset(&held, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &held, &before);
+  raise(SIGTERM);  // pending, as for a child started by start_process(..., true)
+  {
+    StopSignal stop;
+    EXPECT_TRUE(stop.requested());
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+TEST(StopSignal, IgnoredInterruptStaysIgnored) {
+  OwnHandlers own;
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGINT, &ignore, nullptr);
+  {
+    StopSignal stop;
+    raise(SIGINT);
+    EXPECT_FALSE(stop.requested());
+  }
+}
+
+TEST(StopSignalDeathTest, SecondInterruptEndsTheProcessAtOnce) {
   EXPECT_EXIT(
       {
         StopSignal stop;

@@ -1,6 +1,6 @@
 // headcount compare: the study as one command. Ctrl-C or SIGTERM stops it cleanly: no
 // further run starts, the runs in training save a checkpoint, and the report shows what is
-// done; the same command run again goes on (exit status 130 until then).
+// done; the same command run again goes on (exit status 130 or 143 until then).
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -40,7 +40,7 @@ Subcommand add_compare_command(CLI::App& app) {
               std::cerr << "headcount compare: " << e.what() << "\n";
               return 2;
             }
-            return stop.requested() ? 130 : 0;
+            return stop.requested() ? stop.exit_status() : 0;
           }};
 }
 

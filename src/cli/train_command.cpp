@@ -6,7 +6,7 @@
 // between the ranks, and waits for them at the end.
 //
 // Ctrl-C or SIGTERM stops the run cleanly (src/util/stop_signal.h): a checkpoint at the
-// current update, exit status 130, and `--resume` goes on from there.
+// current update, exit status 130 or 143, and `--resume` goes on from there.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -83,7 +83,8 @@ Subcommand add_train_command(CLI::App& app) {
                                                      "--out",   options->out, "--rank",
                                                      std::to_string(r), "--rendezvous", request.rendezvous_file};
                   if (options->resume) arguments.push_back("--resume");
-                  others.push_back(start_process(arguments, (fs::path(options->out) / fmt::format("rank{}.log", r)).string()));
+                  others.push_back(start_process(arguments, (fs::path(options->out) / fmt::format("rank{}.log", r)).string(),
+                                                 /*hold_stop_signals=*/true));
                 }
               };
             }
@@ -105,7 +106,7 @@ Subcommand add_train_command(CLI::App& app) {
             if (failed) std::cerr << fmt::format("headcount train: {} of the other ranks failed; see {}/rank*.log\n", failed, options->out);
             const auto& status = summary.at("status");
             if (failed) return 1;
-            if (status == "interrupted") return options->rank == 0 ? 130 : 0;
+            if (status == "interrupted") return options->rank == 0 ? stop.exit_status() : 0;
             return status == "finished" || status == "diverged" ? 0 : 1;
           }};
 }

@@ -55,8 +55,10 @@ nlohmann::json collect_run(const GridRun& run, const fs::path& run_dir, const st
       std::ifstream in(run_dir / "failed.txt");
       row["error"] = std::string(std::istreambuf_iterator<char>(in), {});
     } else {
-      // Started (it has logged) but not ended: running now, or stopped with its machine.
-      row["status"] = fs::exists(run_dir / "metrics.jsonl") ? "unfinished" : "not started";
+      // Started (it has logged or saved a checkpoint) but not ended: running now, stopped, or
+      // stopped with its machine.
+      const bool started = fs::exists(run_dir / "metrics.jsonl") || fs::exists(run_dir / "checkpoint_last.pt");
+      row["status"] = started ? "unfinished" : "not started";
     }
   }
   nlohmann::json curve = nlohmann::json::array();
@@ -101,42 +103,51 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
     ++started;
     return order[next++];
   };
+  // One run, in a process of its own: a crash stays in its run and its peak memory is its own.
+  auto train_run = [&](size_t i) {
+    const auto& run = grid[i];
+    const fs::path run_dir = out / "runs" / run.name;
+    const auto config_path = (out / "configs" / (run.name + ".yaml")).string();
+    write_file_atomically(config_path, to_yaml(run.config));
+    fs::create_directories(run_dir);
+    fs::remove(run_dir / "failed.txt");
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      log << fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid.size(), run.name, (run_dir / "train.log").string())
+          << std::flush;
+    }
+    const std::vector<std::string> arguments{request.program, "--threads", std::to_string(threads_per_run),
+                                             "train", "--config", config_path, "--out", run_dir.string(), "--resume"};
+    int status = 0;
+    std::string error;
+    try {
+      status = wait_for_process(start_process(arguments, (run_dir / "train.log").string(), /*hold_stop_signals=*/true),
+                                stopping);
+    } catch (const std::exception& e) {
+      status = -1, error = e.what();
+    }
+    // 130 and 143: train stopped on SIGINT or SIGTERM (checkpoint saved), whoever sent it.
+    const bool stopped = error.empty() && (stopping() || status == 130 || status == 143);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!finished(run_dir) && stopped) {
+      log << fmt::format("    {}: stopped; the same command resumes it from its checkpoint\n", run.name) << std::flush;
+    } else if (status != 0 || !finished(run_dir)) {
+      std::ofstream(run_dir / "failed.txt")
+          << (error.empty() ? fmt::format("training exited with status {}; see train.log\n", status) : error + "\n");
+      log << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
+    } else {
+      const auto summary = read_json_file((run_dir / "summary.json").string());
+      log << fmt::format("    {}: {} after {} updates\n", run.name, summary.value("status", "?"), summary.value("updates", 0))
+          << std::flush;
+    }
+  };
   auto worker = [&] {
     while (const auto i = take_next_run()) {
-      const auto& run = grid[*i];
-      const fs::path run_dir = out / "runs" / run.name;
-      const auto config_path = (out / "configs" / (run.name + ".yaml")).string();
-      write_file_atomically(config_path, to_yaml(run.config));
-      fs::create_directories(run_dir);
-      fs::remove(run_dir / "failed.txt");
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        log << fmt::format("[{}/{}] {}: training (log: {})\n", *i + 1, grid.size(), run.name,
-                           (run_dir / "train.log").string())
-            << std::flush;
-      }
-      // Its own process, so a crash stays in its run and its peak memory is its own.
-      const std::vector<std::string> arguments{request.program, "--threads", std::to_string(threads_per_run),
-                                               "train", "--config", config_path, "--out", run_dir.string(), "--resume"};
-      int status = 0;
-      std::string error;
       try {
-        status = wait_for_process(start_process(arguments, (run_dir / "train.log").string()), stopping);
-      } catch (const std::exception& e) {
-        status = -1, error = e.what();
-      }
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!finished(run_dir) && stopping() && error.empty()) {
-        log << fmt::format("    {}: stopped; the same command resumes it from its checkpoint\n", run.name) << std::flush;
-      } else if (status != 0 || !finished(run_dir)) {
-        std::ofstream(run_dir / "failed.txt")
-            << (error.empty() ? fmt::format("training exited with status {}; see train.log\n", status) : error + "\n");
-        log << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
-      } else {
-        const auto summary = read_json_file((run_dir / "summary.json").string());
-        log << fmt::format("    {}: {} after {} updates\n", run.name, summary.value("status", "?"),
-                           summary.value("updates", 0))
-            << std::flush;
+        train_run(*i);
+      } catch (const std::exception& e) {  // the run folder could not be written: the grid goes on
+        std::lock_guard<std::mutex> lock(mutex);
+        log << fmt::format("    {} failed: {}\n", grid[*i].name, e.what()) << std::flush;
       }
     }
   };

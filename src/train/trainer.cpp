@@ -44,6 +44,11 @@ struct TrainState {
   nlohmann::json last_dev;
   nlohmann::json admin_profile;
   std::vector<int64_t> kept_updates;  // checkpoint_update{N}.pt kept for averaging
+  int64_t evaluated_update = 0;       // the update of the last dev evaluation
+  // The train log line being gathered over log_every updates, so that a run resumed from a
+  // checkpoint between two lines writes the same lines as an uninterrupted one.
+  int64_t interval_tokens = 0;
+  double interval_loss = 0, interval_nll = 0, interval_seconds = 0;
 
   nlohmann::json to_json() const {
     return {{"update", update},
@@ -57,7 +62,10 @@ struct TrainState {
             {"train_tokens", train_tokens},
             {"last_dev", last_dev},
             {"admin_profile", admin_profile},
-            {"kept_updates", kept_updates}};
+            {"kept_updates", kept_updates},
+            {"evaluated_update", evaluated_update},
+            {"interval", {{"tokens", interval_tokens}, {"loss", interval_loss}, {"nll", interval_nll},
+                          {"seconds", interval_seconds}}}};
   }
   static TrainState from_json(const nlohmann::json& j) {
     TrainState s;
@@ -73,6 +81,16 @@ struct TrainState {
     s.last_dev = j.at("last_dev");
     s.admin_profile = j.at("admin_profile");
     s.kept_updates = j.at("kept_updates").get<std::vector<int64_t>>();
+    // Checkpoints written before these were kept: every one was at a dev evaluation, and
+    // what their log line had gathered is lost.
+    s.evaluated_update = j.value("evaluated_update", s.update);
+    if (j.contains("interval")) {
+      const auto& interval = j.at("interval");
+      s.interval_tokens = interval.at("tokens");
+      s.interval_loss = interval.at("loss");
+      s.interval_nll = interval.at("nll");
+      s.interval_seconds = interval.at("seconds");
+    }
     return s;
   }
 };
@@ -219,6 +237,7 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
   // Dev evaluation, best/last/kept checkpoints. Returns false when patience ran out.
   auto evaluate_and_save = [&]() -> bool {
     const auto eval_start = std::chrono::steady_clock::now();
+    state.evaluated_update = state.update;
     nlohmann::json dev = evaluate_dev(model);
     const double value = dev.at(metric).get<double>();
     const bool improved = better(value, state.best);
@@ -254,11 +273,12 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
 
   std::string status = "running";
   nlohmann::json diverged_at;
-  int64_t updates_this_process = 0, last_evaluated = resuming ? state.update : -1;
-  int64_t interval_tokens = 0;
-  double interval_loss = 0, interval_nll = 0;
-  int64_t interval_loss_tokens = 0;
+  int64_t updates_this_process = 0;
+  // The log line's training time: what it had gathered before the last pause (a dev
+  // evaluation, or the stop of an earlier process) plus the time since.
+  double interval_seconds_before = state.interval_seconds;
   auto interval_start = std::chrono::steady_clock::now();
+  auto interval_seconds = [&] { return interval_seconds_before + seconds_since(interval_start); };
   const bool terminal = isatty(STDERR_FILENO);
 
   bool patience_ran_out = false;  // rank 0 decides for all ranks
@@ -278,8 +298,9 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     if (decision != kContinue) {
       status = decision == kFinish ? "finished" : "interrupted";
       if (decision == kStop) {
-        if (first_rank && state.update > 0 && state.update != last_evaluated) {
+        if (first_rank && state.update > 0) {
           state.elapsed_s = elapsed();
+          state.interval_seconds = interval_seconds();
           write_checkpoint(last_path, true);
         }
         log << fmt::format("stopped on request at update {}; continue with --resume\n", state.update) << std::flush;
@@ -348,17 +369,16 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     ++state.update, ++updates_this_process;
     state.train_tokens += tokens;
     state.train_time_s += seconds_since(update_start);
-    interval_tokens += tokens;
-    interval_loss += loss_sum, interval_nll += nll_sum, interval_loss_tokens += tokens;
+    state.interval_tokens += tokens;
+    state.interval_loss += loss_sum, state.interval_nll += nll_sum;
 
     if (state.update % t.log_every == 0) {
-      const double seconds = seconds_since(interval_start);
-      const double tokens_per_s = interval_tokens / std::max(seconds, 1e-9);
+      const double tokens_per_s = state.interval_tokens / std::max(interval_seconds(), 1e-9);
       nlohmann::json line = {{"kind", "train"},
                              {"update", state.update},
                              {"epoch", state.epoch + 1},
-                             {"train_loss", interval_loss / interval_loss_tokens},
-                             {"train_nll", interval_nll / interval_loss_tokens},
+                             {"train_loss", state.interval_loss / state.interval_tokens},
+                             {"train_nll", state.interval_nll / state.interval_tokens},
                              {"lr", lr},
                              {"grad_norm", grad_norm},
                              {"tokens_per_s", tokens_per_s},
@@ -369,18 +389,21 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
                          state.update, state.epoch + 1, line["train_loss"].get<double>(),
                          line["train_nll"].get<double>(), lr, grad_norm, tokens_per_s, elapsed());
       log.flush();  // a log redirected to a file is followed with tail -f
-      interval_tokens = 0, interval_loss = interval_nll = 0, interval_loss_tokens = 0;
+      state.interval_tokens = 0, state.interval_loss = state.interval_nll = 0;
+      interval_seconds_before = 0;
       interval_start = std::chrono::steady_clock::now();
     } else if (terminal) {
       std::cerr << fmt::format("\rupdate {} loss {:.3f}   ", state.update, loss) << std::flush;
     }
     if (state.update % t.valid_every == 0) {
       if (terminal) std::cerr << "\r" << std::flush;
-      last_evaluated = state.update;
+      state.interval_seconds = interval_seconds();  // kept by the checkpoint
       if (first_rank && !evaluate_and_save()) {
         log << fmt::format("no dev improvement in {} evaluations: stopping early\n", t.patience);
         patience_ran_out = true;
       }
+      // The evaluation's time is not the log line's training time.
+      interval_seconds_before = state.interval_seconds;
       interval_start = std::chrono::steady_clock::now();
     }
   }
@@ -391,7 +414,10 @@ nlohmann::json train(const TrainRequest& request, std::ostream& log) {
     return {{"status", status}, {"updates", state.update}, {"rank", request.rank}};
   }
   if (status == "interrupted") return {{"status", "interrupted"}, {"updates", state.update}};
-  if (status == "finished" && last_evaluated != state.update && state.update > 0) evaluate_and_save();
+  if (status == "finished" && state.evaluated_update != state.update && state.update > 0) {
+    state.interval_seconds = interval_seconds();
+    evaluate_and_save();
+  }
 
   nlohmann::json summary = {{"status", status},
                             {"diverged_at_update", diverged_at},

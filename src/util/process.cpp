@@ -1,6 +1,7 @@
 #include "util/process.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@ extern char** environ;
 
 namespace headcount {
 
-pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path) {
+pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path, bool hold_stop_signals) {
   if (arguments.empty()) throw std::invalid_argument("start_process: no program given");
   std::vector<char*> argv;
   for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
@@ -25,8 +26,19 @@ pid_t start_process(const std::vector<std::string>& arguments, const std::string
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  if (hold_stop_signals) {
+    sigset_t held;
+    pthread_sigmask(SIG_BLOCK, nullptr, &held);  // this thread's mask, plus the two
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGTERM);
+    posix_spawnattr_setsigmask(&attributes, &held);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  }
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  const int error = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) throw std::runtime_error("could not start " + arguments[0] + ": " + std::strerror(error));
   return pid;

@@ -13,7 +13,11 @@ namespace headcount {
 
 // Starts `arguments` (arguments[0] is the program's path) with stdout and stderr appended
 // to log_path. Throws std::runtime_error, naming the program, when it cannot be started.
-pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path);
+// hold_stop_signals starts the child with SIGINT and SIGTERM blocked, for a headcount child:
+// its StopSignal unblocks them, so a Ctrl-C during its start-up becomes a stop request
+// instead of its death (which would leave the ranks of a data-parallel group waiting).
+pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path,
+                    bool hold_stop_signals = false);
 
 // Waits for the process to end and returns its status as a shell shows it: the exit code,
 // or 128 + the signal that ended it. While it waits it asks `stop_requested` (if given)
