@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -39,10 +38,9 @@ TEST(Process, StartingAMissingProgramNamesIt) {
 }
 
 TEST(Process, StopRequestIsPassedOnAsSigterm) {
-  const auto start = std::chrono::steady_clock::now();
+  // The child ends by SIGTERM, not by finishing its 30 seconds.
   const pid_t pid = start_process({"/bin/sleep", "30"}, log_path("stop"));
   EXPECT_EQ(wait_for_process(pid, [] { return true; }), 128 + SIGTERM);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST(Process, HeldStopSignalsWaitForTheChildToTakeThem) {

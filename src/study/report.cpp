@@ -84,6 +84,18 @@ const char* kTerminal =
 
 namespace {
 
+// The grid's head counts (most first, so the shallow model leads) and schemes (in the
+// preset's order).
+std::pair<std::set<int64_t, std::greater<>>, std::vector<std::string>> grid_axes(const json& results) {
+  std::set<int64_t, std::greater<>> heads;
+  std::vector<std::string> schemes;
+  for (const auto& run : results["runs"]) {
+    heads.insert(run["heads"].get<int64_t>());
+    if (std::find(schemes.begin(), schemes.end(), run["scheme"]) == schemes.end()) schemes.push_back(run["scheme"]);
+  }
+  return {heads, schemes};
+}
+
 // The deeper model against the shallow one, seed by seed (the seeds both have a test
 // score for). gain > 0: the deeper model is better.
 struct PairedGain {
@@ -131,12 +143,9 @@ json study_findings(const json& results) {
   const bool lower = results["lower_is_better"];
   const std::string metric_name = metric == "wer" ? "WER" : "BLEU";
   const int64_t shallow = results["shallow_heads"];
-  std::set<int64_t, std::greater<>> heads;
-  std::vector<std::string> schemes;
-  for (const auto& run : results["runs"]) {
-    heads.insert(run["heads"].get<int64_t>());
-    if (std::find(schemes.begin(), schemes.end(), run["scheme"]) == schemes.end()) schemes.push_back(run["scheme"]);
-  }
+  const auto axes = grid_axes(results);
+  const auto& heads = axes.first;
+  const auto& schemes = axes.second;
 
   json findings = json::array();
   if (!results["complete"].get<bool>()) {
@@ -270,12 +279,9 @@ void write_report(json& results, const std::string& out_dir) {
   const std::string metric = results["metric"];
   const bool lower = results["lower_is_better"];
   const std::string metric_name = metric == "wer" ? "WER" : "BLEU";
-  std::set<int64_t, std::greater<>> heads;
-  std::vector<std::string> schemes;
-  for (const auto& run : results["runs"]) {
-    heads.insert(run["heads"].get<int64_t>());
-    if (std::find(schemes.begin(), schemes.end(), run["scheme"]) == schemes.end()) schemes.push_back(run["scheme"]);
-  }
+  const auto axes = grid_axes(results);
+  const auto& heads = axes.first;
+  const auto& schemes = axes.second;
   const auto computed = study_findings(results);
   const json& findings = computed["findings"];
   const json& gains = computed["gain_vs_heads"];
