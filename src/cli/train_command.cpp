@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "config/run_config.h"
+#include "train/data_parallel.h"
 #include "train/trainer.h"
 #include "util/process.h"
 #include "util/stop_signal.h"
@@ -60,6 +61,13 @@ Subcommand add_train_command(CLI::App& app) {
               config = load_config(path, options->overrides);
             } catch (const ConfigError& e) {
               std::cerr << "headcount train: " << e.what() << "\n";
+              return 2;
+            }
+            // Refused before anything is written into the run folder.
+            if (config.train.processes > 1 && !data_parallel_available()) {
+              std::cerr << "headcount train: train.processes is " << config.train.processes
+                        << ", but this headcount was built without c10d's Gloo backend (Debian: apt-get install "
+                           "libgloo-dev, then rebuild); set train.processes: 1\n";
               return 2;
             }
             StopSignal stop;

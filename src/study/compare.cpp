@@ -183,26 +183,40 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
       if (!checkpoint_of_heads.count(row["heads"]) && fs::exists(dir / name))
         checkpoint_of_heads[row["heads"]] = (dir / name).string();
   }
-  if (!interrupted) {
+  if (!interrupted && !checkpoint_of_heads.empty()) {
     torch::set_num_threads(threads);
+    std::vector<int64_t> heads;
+    std::vector<std::string> architectures;
+    std::vector<Transformer> models;
     for (auto it = checkpoint_of_heads.rbegin(); it != checkpoint_of_heads.rend(); ++it) {
-      auto model = load_checkpoint(it->second).model;
-      const auto& c = model->config();
-      const int64_t layers = c.has_encoder() ? c.encoder.layers : c.decoder.layers;
-      for (int64_t batch : preset.inference.batch_sizes)
-        for (int64_t length : preset.inference.lengths) {
-          auto t = measure_inference(model, batch, length, preset.inference.repeats);
-          results["inference"].push_back({{"architecture", fmt::format("{}L-{}H", layers, it->first)},
-                                          {"heads", it->first},
-                                          {"batch", batch},
-                                          {"length", length},
-                                          {"median_ms", t.median_ms},
-                                          {"sentences_per_s", t.sentences_per_s},
-                                          {"tokens_per_s", t.tokens_per_s}});
-          log << fmt::format("inference {}L-{}H batch {:>3} length {:>3}: {:.1f} ms, {:.0f} tokens/s\n", layers,
-                             it->first, batch, length, t.median_ms, t.tokens_per_s);
-        }
+      models.push_back(load_checkpoint(it->second).model);
+      const auto& c = models.back()->config();
+      heads.push_back(it->first);
+      architectures.push_back(fmt::format("{}L-{}H", c.has_encoder() ? c.encoder.layers : c.decoder.layers, it->first));
     }
+    std::vector<nlohmann::json> rows(models.size(), nlohmann::json::array());
+    for (int64_t batch : preset.inference.batch_sizes)
+      for (int64_t length : preset.inference.lengths) {
+        const auto timings = measure_inference(models, batch, length, preset.inference.repeats);
+        for (size_t m = 0; m < models.size(); ++m) {
+          const auto& t = timings[m];
+          rows[m].push_back({{"architecture", architectures[m]},
+                             {"heads", heads[m]},
+                             {"batch", batch},
+                             {"length", length},
+                             {"median_ms", t.median_ms},
+                             {"sentences_per_s", t.sentences_per_s},
+                             {"tokens_per_s", t.tokens_per_s}});
+        }
+      }
+    // Rows grouped by architecture, as the report's table shows them.
+    for (size_t m = 0; m < models.size(); ++m)
+      for (const auto& row : rows[m]) {
+        results["inference"].push_back(row);
+        log << fmt::format("inference {} batch {:>3} length {:>3}: {:.1f} ms, {:.0f} tokens/s\n", architectures[m],
+                           row["batch"].get<int64_t>(), row["length"].get<int64_t>(), row["median_ms"].get<double>(),
+                           row["tokens_per_s"].get<double>());
+      }
   }
   write_report(results, out.string());
   write_file_atomically((out / "results.json").string(), results.dump(2) + "\n");

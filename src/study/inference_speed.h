@@ -1,7 +1,12 @@
-// Inference speed of a trained model, measured the same way for every architecture of a
+// Inference speed of trained models, measured the same way for every architecture of a
 // grid in one process: encode a batch of random source tokens, then decode exactly as
 // many target tokens as the source has (incremental greedy steps, no early stop, so every
-// architecture does the same work). The median of `repeats` timings is reported.
+// architecture does the same work).
+//
+// The models are timed in rounds, each round timing every model once (in a rotating
+// order), and each model's median over the rounds is reported. On a shared or virtual
+// machine the speed drifts by tens of percent over seconds; interleaving lets such a slow
+// spell hit every architecture alike, so their ratios stay meaningful.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +24,9 @@ struct InferenceTiming {
   double tokens_per_s = 0;  // output tokens a second
 };
 
-InferenceTiming measure_inference(Transformer& model, int64_t batch, int64_t length, int64_t repeats);
+// One timing per model, in the order of `models`, from `rounds` interleaved rounds after
+// one warm-up call of each model.
+std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models, int64_t batch, int64_t length,
+                                               int64_t rounds);
 
 }  // namespace headcount

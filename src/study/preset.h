@@ -6,7 +6,7 @@
 //   schemes: [post-ln, admin]
 //   seeds: 1
 //   set: {train.max_updates: 400}   # overrides for every run (before --set on the command line)
-//   inference: {batch_sizes: [1, 8, 64], lengths: [8, 24], repeats: 5}
+//   inference: {batch_sizes: [1, 8, 64], lengths: [8, 24], repeats: 9}   # rounds, each timing every architecture once
 //
 // Every run of a grid uses identical hyperparameters; only architecture and scheme differ.
 #pragma once
@@ -21,7 +21,7 @@ namespace headcount {
 struct InferenceGrid {
   std::vector<int64_t> batch_sizes{1, 8, 64};
   std::vector<int64_t> lengths{8, 24};  // source tokens: a short and a long input
-  int64_t repeats = 5;
+  int64_t repeats = 9;
 };
 
 struct Preset {

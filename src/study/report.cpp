@@ -219,23 +219,46 @@ json study_findings(const json& results) {
     if (!deep_best.empty() && !shallow_best.empty() && deep_best != shallow_best)
       comparison(h, deep_best, shallow_best, "Equal size, each with its best scheme (RQ4)");
   }
-  // RQ5: does the gain grow with the number of heads unrolled into depth?
+  // RQ5: does the gain grow with the number of heads unrolled into depth? A monotone run of
+  // means is only called a trend when its whole change is larger than the seed-to-seed
+  // spread of its points: with three seeds a difference inside one sd is noise.
   for (const auto& scheme : schemes) {
-    std::vector<std::pair<int64_t, double>> points;
+    struct Point {
+      int64_t unrolled;
+      double gain, sd;
+      int64_t seeds;
+    };
+    std::vector<Point> points;
     for (const auto& g : gains)
-      if (g["scheme"] == scheme) points.emplace_back(g["unrolled"].get<int64_t>(), g["gain"].get<double>());
+      if (g["scheme"] == scheme)
+        points.push_back({g["unrolled"].get<int64_t>(), g["gain"].get<double>(), g["sd"].get<double>(),
+                          g["seeds"].get<int64_t>()});
     if (points.size() < 2) continue;
-    std::sort(points.begin(), points.end());
-    bool grows = true, shrinks = true;
+    std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.unrolled < b.unrolled; });
+    bool grows = true, shrinks = true, one_seed = false;
+    double widest = 0;
     std::vector<std::string> shown;
     for (size_t i = 0; i < points.size(); ++i) {
-      shown.push_back(fmt::format("{:+.2f} at {}x", points[i].second, points[i].first));
-      if (i > 0) grows &= points[i].second > points[i - 1].second, shrinks &= points[i].second < points[i - 1].second;
+      shown.push_back(fmt::format("{:+.2f} at {}x", points[i].gain, points[i].unrolled));
+      widest = std::max(widest, points[i].sd);
+      one_seed |= points[i].seeds < 2;
+      if (i > 0) grows &= points[i].gain > points[i - 1].gain, shrinks &= points[i].gain < points[i - 1].gain;
     }
-    findings.push_back(fmt::format("Gain against heads unrolled (RQ5), {}: {} {} points; the gain {}.", scheme,
-                                   fmt::join(shown, ", "), metric_name,
-                                   grows ? "grows with the heads unrolled" : shrinks ? "shrinks as more heads are unrolled"
-                                                                                    : "does not change monotonically"));
+    const double change = std::abs(points.back().gain - points.front().gain);
+    std::string verdict;
+    if (!grows && !shrinks)
+      verdict = "the gain does not change monotonically";
+    else if (one_seed)
+      verdict = fmt::format("the gain {} (one seed at some points: the spread is unknown)",
+                            grows ? "grows with the heads unrolled" : "shrinks as more heads are unrolled");
+    else if (change > widest)
+      verdict = fmt::format("the gain {}, by more than the seeds' spread (sd up to {:.2f})",
+                            grows ? "grows with the heads unrolled" : "shrinks as more heads are unrolled", widest);
+    else
+      verdict = fmt::format("its change from {}x to {}x ({:.2f}) is within the seeds' spread (sd up to {:.2f}): no trend shown",
+                            points.front().unrolled, points.back().unrolled, change, widest);
+    findings.push_back(fmt::format("Gain against heads unrolled (RQ5), {}: {} {} points; {}.", scheme, fmt::join(shown, ", "),
+                                   metric_name, verdict));
   }
   // Training speed: target tokens a second, mean over the runs that finished.
   auto mean_training_speed = [&](int64_t h) {
@@ -409,7 +432,8 @@ void write_report(json& results, const std::string& out_dir) {
     }
   if (!results["inference"].empty()) {
     md += "\n## Inference speed\n\nMeasured in one process, one trained model per architecture: encode a batch of random "
-          "sources, then decode as many tokens as the source has; median of repeats.\n\n"
+          "sources, then decode as many tokens as the source has. The architectures are timed in interleaved rounds "
+          "(each once a round), so a slow spell of the machine hits all of them alike; median over the rounds.\n\n"
           "| architecture | batch | length | median ms | sentences/s | tokens/s |\n|---|---|---|---|---|---|\n";
     for (const auto& t : results["inference"])
       md += fmt::format("| {} | {} | {} | {:.1f} | {:.1f} | {:.0f} |\n", t["architecture"].get<std::string>(),
