@@ -154,10 +154,24 @@ json study_findings(const json& results) {
     findings.push_back(fmt::format("Study incomplete: {} of {} runs trained so far; every finding below uses those only.",
                                    trained, results["runs"].size()));
   }
-  // RQ2/RQ3: which (architecture, scheme) trained, diverged, or finished without learning.
+  // RQ2/RQ3: which (architecture, scheme) trained, diverged, finished without learning, or
+  // finished far behind the rest. A budget-limited run that converges slowly does not
+  // diverge, but ending 20% worse than the best run of its seed is the same instability
+  // the paper means, seen early.
+  std::map<int64_t, double> best_of_seed;
+  for (const auto& run : results["runs"]) {
+    if (!run.contains("test_metric")) continue;
+    const int64_t seed = run["seed"];
+    const double value = run["test_metric"];
+    if (!best_of_seed.count(seed) || better(value, best_of_seed[seed], lower)) best_of_seed[seed] = value;
+  }
+  auto far_behind = [&](const json& run) {
+    const double value = run["test_metric"], best = best_of_seed.at(run["seed"].get<int64_t>());
+    return lower ? value > 1.2 * best : value < 0.8 * best;
+  };
   for (int64_t h : heads) {
     for (const auto& scheme : schemes) {
-      int64_t total = 0, diverged = 0, failed = 0, stuck = 0;
+      int64_t total = 0, diverged = 0, failed = 0, stuck = 0, behind = 0;
       std::vector<std::string> where;
       for (const auto& run : results["runs"]) {
         if (run["heads"] != h || run["scheme"] != scheme) continue;
@@ -171,13 +185,18 @@ json study_findings(const json& results) {
           ++failed;
         } else if (metric == "wer" && run.contains("test_metric") && run["test_metric"].get<double>() >= 90.0) {
           ++stuck;
+        } else if (run.contains("test_metric") && far_behind(run)) {
+          ++behind;
         }
       }
-      if (diverged || stuck || failed) {
+      if (diverged || stuck || failed || behind) {
         std::string text = fmt::format("Stability (RQ3): {} with {}:", architecture_of(results, h), scheme);
         if (diverged)
           text += fmt::format(" diverged in {}/{} seeds (at update {});", diverged, total, fmt::join(where, ", "));
         if (stuck) text += fmt::format(" finished but did not learn (test WER of 90% or more) in {}/{} seeds;", stuck, total);
+        if (behind)
+          text += fmt::format(" finished far behind (test {} more than 20% {} than the best run of the same seed) in {}/{} seeds;",
+                              metric_name, lower ? "higher" : "lower", behind, total);
         if (failed) text += fmt::format(" did not finish in {}/{} seeds;", failed, total);
         text.back() = '.';
         findings.push_back(text);
