@@ -1,0 +1,11 @@
+set terminal svg size 960,560 dynamic background rgb 'white' font 'sans,12'
+set termoption noenhanced
+set grid
+set key outside right top
+set output 'gain_vs_heads.svg'
+set title 'Gain of the deeper model over the shallow one (test WER, same scheme)'
+set xlabel 'heads unrolled into depth (shallow heads / heads per layer)'
+set ylabel 'WER points (shallow minus deep)'
+set xzeroaxis
+set xrange [0:*]
+plot 'data/gain_post-ln.dat' using 1:2 with linespoints title 'post-ln', 'data/gain_pre-ln.dat' using 1:2 with linespoints title 'pre-ln', 'data/gain_admin.dat' using 1:2 with linespoints title 'admin'
