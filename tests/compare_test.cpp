@@ -96,6 +96,14 @@ TEST(Compare, TinyGridRunsEndToEndIntoAReport) {
     EXPECT_NE(testing::read_text(dir + "/study/figures/" + figure + ".svg").find("<svg"), std::string::npos) << figure;
   }
   EXPECT_EQ(read_json_file(dir + "/study/results.json")["runs"].size(), 4u);
+  // One key entry per (architecture, scheme), coloured by scheme; gains with their spread,
+  // anchored at the shallow model's own 1x.
+  const auto dev_loss = testing::read_text(dir + "/study/figures/dev_loss.gp");
+  EXPECT_NE(dev_loss.find("'data/4L-1H-admin-s3.dev.dat' using 1:2 with linespoints lc 2 dt 2 pt 7 title '4L-1H admin'"),
+            std::string::npos)
+      << dev_loss;
+  EXPECT_NE(testing::read_text(dir + "/study/figures/gain_vs_heads.gp").find("using 1:2:3 with yerrorlines"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/study/figures/data/gain_admin.dat").find("\n1 0 0 0\n2 "), std::string::npos);
 }
 
 TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {

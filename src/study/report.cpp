@@ -336,6 +336,10 @@ void write_report(json& results, const std::string& out_dir) {
   double highest_loss = 0;
   for (const auto& run : results["runs"])
     for (const auto& p : run["dev_curve"]) highest_loss = std::max(highest_loss, p["loss"].get<double>());
+  std::set<std::string> titled_cells;
+  std::set<int64_t> seeds;
+  for (const auto& run : results["runs"]) seeds.insert(run["seed"].get<int64_t>());
+  const size_t seeds_in_grid = seeds.size();
   for (const auto& run : results["runs"]) {
     const std::string name = run["name"];
     std::ofstream dat(data / (name + ".dev.dat"));
@@ -344,8 +348,19 @@ void write_report(json& results, const std::string& out_dir) {
       dat << p["update"] << " " << p["loss"] << " " << (p["metric"].is_number() ? p["metric"].dump() : "NaN") << " "
           << p["elapsed_s"] << "\n";
     if (!run["dev_curve"].empty()) {
-      loss_plots += fmt::format("{}'data/{}.dev.dat' using 1:2 with linespoints title '{}'", loss_plots.empty() ? "" : ", \\\n     ", name, name);
-      metric_plots += fmt::format("{}'data/{}.dev.dat' using ($4/60):3 with linespoints title '{}'", metric_plots.empty() ? "" : ", \\\n     ", name, name);
+      // Colour by scheme, dash and point by architecture, one key entry for all seeds of a
+      // cell: a 27-run grid stays readable, and seeds of one cell show as a bundle.
+      const int64_t scheme_index = std::find(schemes.begin(), schemes.end(), run["scheme"]) - schemes.begin();
+      const int64_t architecture_index = std::distance(heads.begin(), heads.find(run["heads"].get<int64_t>()));
+      const std::string cell = fmt::format("{} {}", run["architecture"].get<std::string>(), run["scheme"].get<std::string>());
+      const bool first_of_cell = titled_cells.insert(cell).second;
+      std::string title = "notitle";
+      if (first_of_cell)
+        title = fmt::format("title '{}{}'", cell, seeds_in_grid > 1 ? fmt::format(" ({} seeds)", seeds_in_grid) : "");
+      const std::string style =
+          fmt::format("with linespoints lc {} dt {} pt {} {}", scheme_index + 1, architecture_index + 1, 2 * architecture_index + 5, title);
+      loss_plots += fmt::format("{}'data/{}.dev.dat' using 1:2 {}", loss_plots.empty() ? "" : ", \\\n     ", name, style);
+      metric_plots += fmt::format("{}'data/{}.dev.dat' using ($4/60):3 {}", metric_plots.empty() ? "" : ", \\\n     ", name, style);
     }
     if (run.value("status", "") == "diverged" && run["diverged_at_update"].is_number())
       diverged_points += fmt::format("{} {} {}\n", run["diverged_at_update"].get<int64_t>(), highest_loss > 0 ? highest_loss : 1.0, name);
@@ -372,20 +387,30 @@ void write_report(json& results, const std::string& out_dir) {
   }
   if (!gains.empty()) {
     std::string plots;
+    std::vector<int64_t> unrolled{1};
+    for (const auto& g : gains) unrolled.push_back(g["unrolled"]);
+    std::sort(unrolled.begin(), unrolled.end());
+    unrolled.erase(std::unique(unrolled.begin(), unrolled.end()), unrolled.end());
     for (const auto& scheme : schemes) {
       std::ofstream dat(data / ("gain_" + scheme + ".dat"));
-      dat << "# heads_unrolled_into_depth gain_" << metric << "_points\n";
+      // The shallow model against itself (1x, gain 0) anchors each line.
+      dat << "# heads_unrolled_into_depth gain_" << metric << "_points sd_over_seeds seeds\n1 0 0 0\n";
       bool any = false;
       for (const auto& g : gains)
-        if (g["scheme"] == scheme) dat << g["unrolled"] << " " << g["gain"] << "\n", any = true;
-      if (any) plots += fmt::format("{}'data/gain_{}.dat' using 1:2 with linespoints title '{}'", plots.empty() ? "" : ", ", scheme, scheme);
+        if (g["scheme"] == scheme)
+          dat << g["unrolled"] << " " << g["gain"] << " " << g["sd"] << " " << g["seeds"] << "\n", any = true;
+      if (any)
+        plots += fmt::format("{}'data/gain_{}.dat' using 1:2:3 with yerrorlines title '{}'",
+                             plots.empty() ? "" : ", ", scheme, scheme);
     }
     std::ofstream(figures / "gain_vs_heads.gp")
         << kTerminal << "set output 'gain_vs_heads.svg'\n"
-        << fmt::format("set title 'Gain of the deeper model over the shallow one (test {}, same scheme)'\n", metric_name)
+        << fmt::format("set title 'Gain of the deeper model over the shallow one (test {}, same scheme; mean ± sd over seeds)'\n", metric_name)
         << "set xlabel 'heads unrolled into depth (shallow heads / heads per layer)'\n"
         << fmt::format("set ylabel '{} points ({})'\n", metric_name, lower ? "shallow minus deep" : "deep minus shallow")
-        << "set xzeroaxis\nset xrange [0:*]\nplot " << plots << "\n";
+        << fmt::format("set xzeroaxis\nset logscale x 2\nset xrange [0.9:{}]\nset xtics ({})\n", 1.15 * unrolled.back(),
+                       fmt::join(unrolled, ", "))
+        << "plot " << plots << "\n";
     run_gnuplot(figures, "gain_vs_heads.gp", notes);
   }
   if (!results["inference"].empty()) {

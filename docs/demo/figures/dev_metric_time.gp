@@ -6,7 +6,7 @@ set output 'dev_metric_time.svg'
 set title 'Dev WER (greedy) against wall time'
 set xlabel 'minutes'
 set ylabel 'dev WER'
-plot 'data/3L-4H-post-ln-s1.dev.dat' using ($4/60):3 with linespoints title '3L-4H-post-ln-s1', \
-     'data/3L-4H-admin-s1.dev.dat' using ($4/60):3 with linespoints title '3L-4H-admin-s1', \
-     'data/12L-1H-post-ln-s1.dev.dat' using ($4/60):3 with linespoints title '12L-1H-post-ln-s1', \
-     'data/12L-1H-admin-s1.dev.dat' using ($4/60):3 with linespoints title '12L-1H-admin-s1'
+plot 'data/3L-4H-post-ln-s1.dev.dat' using ($4/60):3 with linespoints lc 1 dt 1 pt 5 title '3L-4H post-ln', \
+     'data/3L-4H-admin-s1.dev.dat' using ($4/60):3 with linespoints lc 2 dt 1 pt 5 title '3L-4H admin', \
+     'data/12L-1H-post-ln-s1.dev.dat' using ($4/60):3 with linespoints lc 1 dt 2 pt 7 title '12L-1H post-ln', \
+     'data/12L-1H-admin-s1.dev.dat' using ($4/60):3 with linespoints lc 2 dt 2 pt 7 title '12L-1H admin'
