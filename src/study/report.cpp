@@ -158,6 +158,7 @@ json study_findings(const json& results) {
   // finished far behind the rest. A budget-limited run that converges slowly does not
   // diverge, but ending 20% worse than the best run of its seed is the same instability
   // the paper means, seen early.
+  constexpr double kFarBehind = 0.2;  // relative to the best run of the same seed
   std::map<int64_t, double> best_of_seed;
   for (const auto& run : results["runs"]) {
     if (!run.contains("test_metric")) continue;
@@ -167,7 +168,7 @@ json study_findings(const json& results) {
   }
   auto far_behind = [&](const json& run) {
     const double value = run["test_metric"], best = best_of_seed.at(run["seed"].get<int64_t>());
-    return lower ? value > 1.2 * best : value < 0.8 * best;
+    return lower ? value > (1 + kFarBehind) * best : value < (1 - kFarBehind) * best;
   };
   for (int64_t h : heads) {
     for (const auto& scheme : schemes) {
@@ -195,8 +196,8 @@ json study_findings(const json& results) {
           text += fmt::format(" diverged in {}/{} seeds (at update {});", diverged, total, fmt::join(where, ", "));
         if (stuck) text += fmt::format(" finished but did not learn (test WER of 90% or more) in {}/{} seeds;", stuck, total);
         if (behind)
-          text += fmt::format(" finished far behind (test {} more than 20% {} than the best run of the same seed) in {}/{} seeds;",
-                              metric_name, lower ? "higher" : "lower", behind, total);
+          text += fmt::format(" finished far behind (test {} more than {:.0f}% {} than the best run of the same seed) in {}/{} seeds;",
+                              metric_name, 100 * kFarBehind, lower ? "higher" : "lower", behind, total);
         if (failed) text += fmt::format(" did not finish in {}/{} seeds;", failed, total);
         text.back() = '.';
         findings.push_back(text);
@@ -264,15 +265,14 @@ json study_findings(const json& results) {
       if (i > 0) grows &= points[i].gain > points[i - 1].gain, shrinks &= points[i].gain < points[i - 1].gain;
     }
     const double change = std::abs(points.back().gain - points.front().gain);
+    const char* direction = grows ? "grows with the heads unrolled" : "shrinks as more heads are unrolled";
     std::string verdict;
     if (!grows && !shrinks)
       verdict = "the gain does not change monotonically";
     else if (one_seed)
-      verdict = fmt::format("the gain {} (one seed at some points: the spread is unknown)",
-                            grows ? "grows with the heads unrolled" : "shrinks as more heads are unrolled");
+      verdict = fmt::format("the gain {} (one seed at some points: the spread is unknown)", direction);
     else if (change > widest)
-      verdict = fmt::format("the gain {}, by more than the seeds' spread (sd up to {:.2f})",
-                            grows ? "grows with the heads unrolled" : "shrinks as more heads are unrolled", widest);
+      verdict = fmt::format("the gain {}, by more than the seeds' spread (sd up to {:.2f})", direction, widest);
     else
       verdict = fmt::format("its change from {}x to {}x ({:.2f}) is within the seeds' spread (sd up to {:.2f}): no trend shown",
                             points.front().unrolled, points.back().unrolled, change, widest);
