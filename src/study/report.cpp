@@ -1,6 +1,7 @@
 #include "study/report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join lives here from fmt 11 (the one bundled in PyTorch wheels)
 
 #include <algorithm>
 #include <cmath>
