@@ -5,7 +5,8 @@
 # from Debian 12 packages unpacked out of the folder given as the first argument (fetch
 # them elsewhere with `apt-get download libyaml-cpp-dev libyaml-cpp0.7 libcli11-dev
 # nlohmann-json3-dev libfmt-dev libfmt9 zlib1g-dev libgtest-dev`).
-# How README's "Another LibTorch" figures were made: scripts/wheel-build.sh debs/
+# README's "Another LibTorch" figures came from these steps (scripts/wheel-build.sh debs/,
+# with ctest -j 12 under a time limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
