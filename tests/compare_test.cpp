@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "study/compare.h"
+#include "study/findings.h"
 #include "study/report.h"
 #include "test_support.h"
 #include "train/run_folder.h"
@@ -186,7 +187,7 @@ TEST(Compare, DivergedRunShowsAsDivergedInTableAndFigure) {
 // Findings from a made-up grid whose differences are worked out by hand: shallow 2L-4H,
 // deeper 4L-2H and 8L-1H, post-ln, admin and pre-ln, three seeds; one deep post-ln seed diverged.
 TEST(Compare, FindingsAreComputedSeedBySeedFromTheScores) {
-  nlohmann::json results = {{"metric", "wer"},     {"lower_is_better", true}, {"shallow_heads", 4},
+  nlohmann::json results = {{"metric", "wer"},     {"metric_name", "WER"},    {"lower_is_better", true}, {"shallow_heads", 4},
                             {"complete", true},    {"runs", nlohmann::json::array()},
                             {"inference", {{{"heads", 4}, {"batch", 8}, {"length", 24}, {"tokens_per_s", 1000.0}},
                                            {{"heads", 1}, {"batch", 8}, {"length", 24}, {"tokens_per_s", 800.0}}}}};
@@ -211,9 +212,9 @@ TEST(Compare, FindingsAreComputedSeedBySeedFromTheScores) {
   add(4, "pre-ln", {30.5, 31.5, 32.5});  // never the best scheme
   add(2, "pre-ln", {29.5, 32.5, 31.5});  // ahead by 1, -1, 1: mean 0.33, sd 1.15
   add(1, "pre-ln", {29.5, 31.5, 32});    // ahead by 1, 0, 0.5: mean 0.5, sd 0.5
-  const auto computed = study_findings(results);
+  const auto computed = study_findings(StudyResults::from_json(results));
   std::string all;
-  for (const auto& f : computed["findings"]) all += f.get<std::string>() + "\n";
+  for (const auto& f : computed.sentences) all += f + "\n";
   for (const char* expected : {
            // Seeds 2 and 3 end at 40 and 42, more than 1.2x the best runs of those seeds (27.5, 28.5).
            "Stability (RQ3): 8L-1H with post-ln: diverged in 1/3 seeds (at update 120); finished far behind (test WER "
@@ -244,12 +245,12 @@ TEST(Compare, FindingsAreComputedSeedBySeedFromTheScores) {
            "over 8 and 9 finished runs).\n"})
     EXPECT_NE(all.find(expected), std::string::npos) << expected << "\nin:\n" << all;
   EXPECT_EQ(all.find("Study incomplete"), std::string::npos);
-  ASSERT_EQ(computed["gain_vs_heads"].size(), 6u);
-  for (const auto& g : computed["gain_vs_heads"])
-    if (g["scheme"] == "admin" && g["heads"] == 1) {
-      EXPECT_EQ(g["unrolled"], 4);
-      EXPECT_NEAR(g["gain"].get<double>(), 13.0 / 3, 1e-12);
-      EXPECT_EQ(g["seeds"], 3);
+  ASSERT_EQ(computed.gains.size(), 6u);
+  for (const auto& g : computed.gains)
+    if (g.scheme == "admin" && g.heads == 1) {
+      EXPECT_EQ(g.unrolled, 4);
+      EXPECT_NEAR(g.gain, 13.0 / 3, 1e-12);
+      EXPECT_EQ(g.seeds, 3);
     }
 }
 

@@ -6,9 +6,9 @@
 
 #include "data/batching.h"
 #include "data/cmudict.h"
-#include "data/task_data.h"
 #include "data/tokenizer.h"
 #include "data/vocabulary.h"
+#include "task/g2p_task.h"
 #include "test_support.h"
 
 namespace headcount {
@@ -49,28 +49,30 @@ TEST(Cmudict, EmbeddedDictionarySplitIsAboutNinetyFiveFive) {
 }
 
 TEST(Cmudict, WordsAreLetterTokensTheSameWayInTrainingAndInTranslate) {
-  DataConfig config;
-  config.task = "cmudict";
-  config.cmudict_path = std::string(HEADCOUNT_SOURCE_DIR) + "/data/cmudict/cmudict.dict.gz";
+  RunConfig config;
+  config.data.task = TaskKind::Cmudict;
+  config.data.cmudict_path = std::string(HEADCOUNT_SOURCE_DIR) + "/data/cmudict/cmudict.dict.gz";
   const auto dir = temp_path("hc_cmudict_task");
   std::filesystem::remove_all(dir);
-  const auto data = load_task_data(config, dir, /*create=*/true);
+  G2pTask data(config, Runtime{});
+  data.load(dir, /*create=*/true);
   // One token per letter and nothing between them.
   const size_t index = 0;
-  const auto tokens = split_tokens(data.text.train.source[index]);
-  const auto example = data.encode(data.text.train).at(index);
+  const auto tokens = split_tokens(data.text().train.source[index]);
+  const auto example = data.encode(data.text().train).at(index);
   EXPECT_EQ(example.source.size(), tokens.size());
   std::string word;
   for (const auto& t : tokens) {
-    EXPECT_EQ(t.size(), 1u) << data.text.train.source[index];
+    EXPECT_EQ(t.size(), 1u) << data.text().train.source[index];
     word += t;
   }
   // A word typed by a user (any case) becomes the very same tokens.
   std::string typed = word;
   typed[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(typed[0])));
-  EXPECT_EQ(data.prepare_sources({typed}).at(0), data.text.train.source[index]);
-  const auto vocabulary = load_task_vocabularies(config, dir);
-  EXPECT_EQ(vocabulary.source_vocabulary.size(), data.source_vocabulary.size());
+  EXPECT_EQ(data.prepare_sources({typed}).at(0), data.text().train.source[index]);
+  G2pTask vocabulary(config, Runtime{});
+  vocabulary.load_for_prediction(dir);
+  EXPECT_EQ(vocabulary.source_vocabulary().size(), data.source_vocabulary().size());
 }
 
 TEST(Vocabulary, SpecialsFirstFrequencyOrderAndRoundTrip) {

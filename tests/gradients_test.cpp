@@ -39,7 +39,7 @@ TEST_P(LayerGradients, DecoderLayerMatchesFiniteDifferences) {
   options.stack = {1, 2, 0, 12};
   options.scheme = GetParam();
   options.cross_attention = true;
-  options.residual_scale = 1.7;  // away from 1, so a w-scaling mistake shows
+  options.residual_weight = 1.7;  // away from 1, so a w-scaling mistake shows
   options.init_gain = 0.6;
   TransformerLayer layer(options);
   layer->to(torch::kDouble);

@@ -43,7 +43,9 @@ TEST(Reshape, CountMatchesTheBuiltStackForEveryScheme) {
   for (auto scheme : testing::all_schemes()) {
     config.residual = scheme;
     for (bool cross : {false, true}) {
-      TransformerStack built(config, stack, cross, 1.0, 1.0);
+      const StackPlace place{stack.layers, cross ? stack.layers : 0, !cross,
+                             stack.layers * StackConfig::sublayers_per_layer(cross)};
+      TransformerStack built(config, stack, cross, place);
       EXPECT_EQ(parameter_count(*built), count_stack_parameters(stack, config.d_model, cross, scheme).total)
           << to_string(scheme) << " cross=" << cross;
     }

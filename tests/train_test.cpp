@@ -10,10 +10,10 @@
 #include <thread>
 #include <sstream>
 
-#include "eval/evaluate.h"
 #include "model/checkpoint.h"
 #include "train/data_parallel.h"
-#include "train/loss.h"
+#include "task/loss.h"
+#include "task/task_factory.h"
 #include "train/optimizer.h"
 #include "train/run_folder.h"
 #include "train/schedule.h"
@@ -61,7 +61,7 @@ TEST(RAdam, RectificationFollowsThePublishedFormula) {
 
 TEST(RAdam, UpdatesMatchTheRuleComputedByHand) {
   auto p = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
-  OptimizerOptions o{"radam", 0.9, 0.999, 1e-8, 0.01};
+  OptimizerOptions o{OptimizerKind::RAdam, 0.9, 0.999, 1e-8, 0.01};
   auto optimizer = make_optimizer(o, {p});
   double m[2] = {0, 0}, v[2] = {0, 0}, x[2] = {1.0, -2.0};
   const double lr = 0.1;
@@ -319,7 +319,9 @@ TEST(Trainer, RunFolderHoldsConfigMetricsSummaryAndCheckpoints) {
   // The dev set chooses between the average and the best checkpoint.
   const double average_dev = summary.at("average_dev").at("value"), best_dev = summary.at("best_dev").at("value");
   const std::string metric = summary.at("best_dev").at("metric");
-  const bool average_wins = lower_is_better(metric) ? average_dev <= best_dev : average_dev >= best_dev;
+  const auto checkpoint_metric = make_task(config, Runtime{})->checkpoint_metric();
+  EXPECT_EQ(checkpoint_metric.key, metric);
+  const bool average_wins = checkpoint_metric.lower_is_better ? average_dev <= best_dev : average_dev >= best_dev;
   EXPECT_EQ(summary.at("test").at("checkpoint"), average_wins ? "checkpoint_average.pt" : "checkpoint_best.pt");
   for (const char* key : {"parameters", "wall_time_s", "tokens_per_s", "peak_rss_mib", "best_dev"})
     EXPECT_TRUE(summary.contains(key)) << key;

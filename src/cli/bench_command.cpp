@@ -14,7 +14,7 @@ Subcommand add_bench_command(CLI::App& app) {
   auto shape = std::make_shared<StepShape>();
   auto scheme = std::make_shared<std::string>("post-ln");
   auto* sub = app.add_subcommand(
-      "bench", "time one training update on random tokens (same shape arguments as shared/peers/ref_step.py)");
+      "bench", "time one training update on random tokens (same shape arguments as bench/reference_step.py)");
   sub->add_option("--encoder-layers", shape->encoder_layers, "encoder layers");
   sub->add_option("--decoder-layers", shape->decoder_layers, "decoder layers");
   sub->add_option("--heads", shape->heads, "heads per layer");

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "config/run_config.h"
+#include "task/task_factory.h"
 
 namespace headcount {
 
@@ -26,7 +27,10 @@ Subcommand add_config_command(CLI::App& app) {
       return 0;
     }
     try {
-      std::cout << to_yaml(load_config(options->path, options->overrides));
+      const auto config = load_config(options->path, options->overrides);
+      make_task(config, make_runtime(config.train.device, config.train.precision),
+                options->path.empty() ? "config" : options->path);  // checks the task's own keys
+      std::cout << to_yaml(config);
     } catch (const ConfigError& e) {
       std::cerr << "headcount config: " << e.what() << "\n";
       return 2;

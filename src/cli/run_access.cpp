@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "model/checkpoint.h"
+#include "task/task_factory.h"
 
 namespace headcount {
 
@@ -13,11 +14,14 @@ OpenedRun open_run(const std::string& run_dir, const std::string& which) {
   const std::filesystem::path dir(run_dir);
   if (!std::filesystem::is_directory(dir)) throw std::runtime_error(fmt::format("{}: no such run folder", run_dir));
   OpenedRun run;
-  run.config = load_config((dir / "config.yaml").string(), {});
+  const auto config_path = (dir / "config.yaml").string();
+  run.config = load_config(config_path, {});
+  run.runtime = make_runtime(run.config.train.device, run.config.train.precision);
+  run.task = make_task(run.config, run.runtime, config_path);
   if (which != "best" && which != "last" && which != "average")
     throw std::invalid_argument(fmt::format("--checkpoint '{}': expected best, last or average", which));
   run.checkpoint_path = (dir / ("checkpoint_" + which + ".pt")).string();
-  run.model = load_checkpoint(run.checkpoint_path).model;
+  run.model = load_checkpoint(run.checkpoint_path, run.runtime.device).model;
   run.model->eval();
   return run;
 }

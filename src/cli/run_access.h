@@ -3,14 +3,20 @@
 
 #include <string>
 
+#include <memory>
+
 #include "config/run_config.h"
 #include "model/transformer.h"
+#include "runtime/runtime.h"
+#include "task/task.h"
 
 namespace headcount {
 
 struct OpenedRun {
   RunConfig config;
-  Transformer model{nullptr};
+  Runtime runtime;
+  std::unique_ptr<Task> task;  // not loaded
+  Transformer model{nullptr};  // in eval mode, on the runtime's device
   std::string checkpoint_path;
 };
 

@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "config/run_config.h"
+#include "task/task_factory.h"
 #include "train/data_parallel.h"
 #include "train/trainer.h"
 #include "util/process.h"
@@ -59,6 +60,7 @@ Subcommand add_train_command(CLI::App& app) {
             RunConfig config;
             try {
               config = load_config(path, options->overrides);
+              make_task(config, make_runtime(config.train.device, config.train.precision), path.empty() ? "config" : path);
             } catch (const ConfigError& e) {
               std::cerr << "headcount train: " << e.what() << "\n";
               return 2;

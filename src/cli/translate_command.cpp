@@ -3,8 +3,6 @@
 
 #include "cli/commands.h"
 #include "cli/run_access.h"
-#include "data/task_data.h"
-#include "eval/evaluate.h"
 
 namespace headcount {
 
@@ -14,11 +12,6 @@ struct UseOptions {
   int64_t beam = 0;  // 0: the run's eval.beam
   int64_t limit = 0;
 };
-
-DecodeOptions decoding(const RunConfig& config, int64_t beam) {
-  return {beam > 0 ? beam : config.eval.beam, config.eval.length_penalty, config.eval.max_length_a,
-          config.eval.max_length_b};
-}
 }  // namespace
 
 Subcommand add_translate_command(CLI::App& app) {
@@ -29,12 +22,11 @@ Subcommand add_translate_command(CLI::App& app) {
   sub->add_option("--checkpoint", options->checkpoint, "best, last or average");
   return {sub, [options]() -> int {
             auto run = open_run(options->run, options->checkpoint);
-            auto data = load_task_vocabularies(run.config.data, options->run);
+            run.task->load_for_prediction(options->run);
             std::vector<std::string> lines;
             for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
-            auto outputs = translate_sources(run.model, data, data.prepare_sources(lines),
-                                             decoding(run.config, options->beam), run.config.eval.max_tokens);
-            for (const auto& o : data.target_tokenizer->detokenize_lines(outputs)) std::cout << o << "\n";
+            const int64_t beam = options->beam > 0 ? options->beam : run.config.eval.beam;
+            for (const auto& o : run.task->predict(run.model, lines, beam)) std::cout << o << "\n";
             return 0;
           }};
 }
@@ -48,17 +40,15 @@ Subcommand add_evaluate_command(CLI::App& app) {
   sub->add_option("--checkpoint", options->checkpoint, "best, last or average");
   sub->add_option("--limit", options->limit, "score only the first N items (0: all)");
   return {sub, [options]() -> int {
+            const Split split = parse_split(options->split);
             auto run = open_run(options->run, options->checkpoint);
-            auto data = load_task_data(run.config.data, options->run, /*create=*/false);
-            const auto& split = data.text.split(options->split);
-            auto examples = data.encode(split);
-            if (options->limit > 0 && static_cast<int64_t>(examples.size()) > options->limit)
-              examples.resize(options->limit);
-            auto result = evaluate_loss(run.model, examples, run.config.data.max_tokens, run.config.train.label_smoothing);
-            const auto options_used = decoding(run.config, options->beam);
-            result.update(evaluate_decoding(run.model, data, split, options_used, run.config.eval.max_tokens, options->limit));
+            run.task->load(options->run, /*create=*/false);
+            EvaluationOptions evaluation;
+            evaluation.limit = options->limit;
+            evaluation.beam = options->beam > 0 ? options->beam : run.config.eval.beam;
+            auto result = run.task->evaluate(run.model, split, evaluation);
             result["split"] = options->split;
-            result["beam"] = options_used.beam;
+            result["beam"] = evaluation.beam;
             result["checkpoint"] = options->checkpoint;
             std::cout << result.dump() << "\n";
             return 0;

@@ -9,54 +9,40 @@
 
 namespace headcount {
 
-template <typename Enum>
-static void add_enum(FieldTable& table, const std::string& key, Enum& value, std::vector<Enum> values,
-                     Enum (*parse)(const std::string&), const std::string& doc) {
-  std::vector<std::string> names;
-  for (auto v : values) names.push_back(to_string(v));
-  table.add_choice(
-      key, names, [&value] { return to_string(value); }, [&value, parse](const std::string& s) { value = parse(s); },
-      doc);
+std::string to_string(TaskKind task) {
+  switch (task) {
+    case TaskKind::Cmudict: return "cmudict";
+    case TaskKind::Parallel: return "parallel";
+  }
+  return "?";
 }
 
-static void describe_stack(StackConfig& s, FieldTable& t, const std::string& p) {
-  t.add_integer(p + ".layers", s.layers, "number of layers");
-  t.add_integer(p + ".heads", s.heads, "attention heads per layer");
-  t.add_integer(p + ".head_dim", s.head_dim, "width of one head; 0 means d_model / heads");
-  t.add_integer(p + ".ffn_dim", s.ffn_dim, "inner width of the feed-forward sub-layer");
+TaskKind parse_task_kind(const std::string& name) {
+  for (auto t : {TaskKind::Cmudict, TaskKind::Parallel})
+    if (to_string(t) == name) return t;
+  throw std::invalid_argument(fmt::format("unknown task '{}': expected cmudict or parallel", name));
 }
 
-void describe_model_fields(ModelConfig& m, FieldTable& t, const std::string& p) {
-  add_enum(t, p + ".architecture", m.architecture,
-           {Architecture::EncoderDecoder, Architecture::Encoder, Architecture::Decoder}, &parse_architecture,
-           "which stacks the model has");
-  t.add_integer(p + ".d_model", m.d_model, "model width (residual stream)");
-  describe_stack(m.encoder, t, p + ".encoder");
-  describe_stack(m.decoder, t, p + ".decoder");
-  add_enum(t, p + ".activation", m.activation, {Activation::Relu, Activation::Gelu}, &parse_activation,
-           "FFN activation");
-  t.add_number(p + ".dropout", m.dropout, "dropout on embeddings and on each sub-layer output before the residual sum");
-  t.add_number(p + ".attention_dropout", m.attention_dropout, "dropout on attention probabilities");
-  t.add_number(p + ".activation_dropout", m.activation_dropout, "dropout after the FFN activation");
-  t.add_boolean(p + ".learned_positions", m.learned_positions, "learned position embeddings instead of sinusoidal");
-  t.add_integer(p + ".max_positions", m.max_positions, "longest sequence the model accepts");
-  t.add_boolean(p + ".share_all_embeddings", m.share_all_embeddings,
-                "one table for source, target and output (needs a joint vocabulary)");
-  t.add_boolean(p + ".share_decoder_input_output_embed", m.share_decoder_input_output_embed,
-                "tie the output projection to the target embedding");
-  add_enum(t, p + ".residual", m.residual,
-           {ResidualScheme::PostLn, ResidualScheme::PreLn, ResidualScheme::Admin, ResidualScheme::AdminFixed,
-            ResidualScheme::DeepNorm},
-           &parse_residual_scheme, "residual scheme (see shared/design/method.md)");
-  t.add_integer(p + ".source_vocab_size", m.source_vocab_size, "set from the data; leave 0");
-  t.add_integer(p + ".target_vocab_size", m.target_vocab_size, "set from the data; leave 0");
+std::string to_string(OptimizerKind optimizer) {
+  switch (optimizer) {
+    case OptimizerKind::Adam: return "adam";
+    case OptimizerKind::AdamW: return "adamw";
+    case OptimizerKind::RAdam: return "radam";
+  }
+  return "?";
+}
+
+OptimizerKind parse_optimizer_kind(const std::string& name) {
+  for (auto o : {OptimizerKind::Adam, OptimizerKind::AdamW, OptimizerKind::RAdam})
+    if (to_string(o) == name) return o;
+  throw std::invalid_argument(fmt::format("unknown optimizer '{}': expected adam, adamw or radam", name));
 }
 
 void describe_fields(RunConfig& c, FieldTable& t) {
   describe_model_fields(c.model, t, "model");
   auto& d = c.data;
-  t.add_string("data.task", d.task,
-               "cmudict (grapheme-to-phoneme on the embedded CMUdict) or parallel (files named by the prefixes)");
+  t.add_enum("data.task", d.task, {TaskKind::Cmudict, TaskKind::Parallel}, &parse_task_kind,
+             "cmudict (grapheme-to-phoneme on the embedded CMUdict) or parallel (files named by the prefixes)");
   t.add_string("data.train_prefix", d.train_prefix, "parallel: training files are PREFIX.SRC and PREFIX.TGT");
   t.add_string("data.valid_prefix", d.valid_prefix, "parallel: dev files");
   t.add_string("data.test_prefix", d.test_prefix, "parallel: test files (optional)");
@@ -70,7 +56,8 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_integer("data.max_tokens", d.max_tokens, "batch budget: examples x longest sequence in the batch");
   t.add_integer("data.max_length", d.max_length, "training examples longer than this (source or target) are skipped");
   auto& r = c.train;
-  t.add_string("train.optimizer", r.optimizer, "adam, adamw (both LibTorch's) or radam");
+  t.add_enum("train.optimizer", r.optimizer, {OptimizerKind::Adam, OptimizerKind::AdamW, OptimizerKind::RAdam},
+             &parse_optimizer_kind, "adam, adamw (both LibTorch's) or radam");
   t.add_number("train.lr", r.lr, "peak learning rate, reached at the end of warmup");
   t.add_number("train.warmup_init_lr", r.warmup_init_lr, "learning rate at update 0");
   t.add_integer("train.warmup_updates", r.warmup_updates, "linear warmup length; inverse square root decay after");
@@ -96,6 +83,9 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_integer("train.seed", r.seed, "seed for initialisation, dropout and batch order");
   t.add_integer("train.average_last", r.average_last,
                 "keep the checkpoints of the last K evaluations and average them at the end (test uses the average if its dev score is at least as good as the best checkpoint's); 0: off");
+  t.add_string("train.device", r.device, "where the run computes: cpu");
+  t.add_enum("train.precision", r.precision, {Precision::Fp32, Precision::Bf16, Precision::Fp16}, &parse_precision,
+             "what the model computes in: fp32");
   auto& e = c.eval;
   t.add_integer("eval.beam", e.beam, "beam size for test decoding and translate (1: greedy); dev WER during training is greedy");
   t.add_number("eval.length_penalty", e.length_penalty, "beam scores are divided by length^length_penalty");
@@ -173,16 +163,6 @@ std::vector<std::string> validate(const RunConfig& c) {
   auto out = c.model.problems(/*check_vocabulary=*/false);
   const auto& t = c.train;
   const auto& d = c.data;
-  if (d.task != "cmudict" && d.task != "parallel")
-    out.push_back(fmt::format("data.task '{}' is unknown: expected cmudict or parallel", d.task));
-  if (d.task == "parallel") {
-    if (d.train_prefix.empty() || d.valid_prefix.empty())
-      out.push_back("data.task parallel needs data.train_prefix and data.valid_prefix");
-    if (d.tokenizer != "char" && d.tokenizer != "space" && d.tokenizer != "sentencepiece")
-      out.push_back(fmt::format("data.tokenizer '{}' is unknown: expected char, space or sentencepiece", d.tokenizer));
-    if (d.tokenizer == "sentencepiece" && d.vocab_size < 8)
-      out.push_back("data.vocab_size must be at least 8 for sentencepiece");
-  }
   if (c.model.share_all_embeddings && !d.joint_vocabulary)
     out.push_back("model.share_all_embeddings needs data.joint_vocabulary: true");
   if (c.data.max_tokens < 1) out.push_back("data.max_tokens must be positive");
@@ -190,8 +170,11 @@ std::vector<std::string> validate(const RunConfig& c) {
   if (c.data.max_length + 2 > c.model.max_positions)
     out.push_back(fmt::format("data.max_length + 2 = {} exceeds model.max_positions = {}", c.data.max_length + 2,
                               c.model.max_positions));
-  if (t.optimizer != "adam" && t.optimizer != "adamw" && t.optimizer != "radam")
-    out.push_back(fmt::format("train.optimizer '{}' is unknown: expected adam, adamw or radam", t.optimizer));
+  try {
+    make_runtime(t.device, t.precision);
+  } catch (const std::invalid_argument& e) {
+    out.push_back(fmt::format("train.device/train.precision: {}", e.what()));
+  }
   if (t.average_last < 0) out.push_back("train.average_last must not be negative");
   if (c.eval.beam < 1) out.push_back("eval.beam must be at least 1");
   if (c.eval.max_length_b < 1 && c.eval.max_length_a <= 0) out.push_back("eval.max_length_b must be positive");
@@ -251,6 +234,9 @@ std::string config_markdown() {
       "| key | type | default | meaning |\n|---|---|---|---|\n";
   for (const auto& f : table.fields())
     out += fmt::format("| `{}` | {} | `{}` | {} |\n", f.key, f.type, f.get(), f.doc);
+  out += "\n## Residual schemes (`model.residual`)\n\nN is the number of residual sub-layers of the stack; the "
+         "formulas and their sources are in docs/method.md.\n\n" +
+         residual_schemes_markdown();
   return out;
 }
 

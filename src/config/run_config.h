@@ -6,14 +6,26 @@
 #include <string>
 #include <vector>
 
-#include "config/field_table.h"
-#include "model/model_config.h"
+#include "model/model_fields.h"
+#include "runtime/runtime.h"
+#include "util/field_table.h"
 
 namespace headcount {
 
+// The tasks a run can train (src/task/: one class each, made by make_task).
+enum class TaskKind {
+  Cmudict,   // grapheme-to-phoneme on the embedded CMUdict
+  Parallel,  // translation on a user's parallel corpus
+};
+std::string to_string(TaskKind task);
+TaskKind parse_task_kind(const std::string& name);
+
+enum class OptimizerKind { Adam, AdamW, RAdam };
+std::string to_string(OptimizerKind optimizer);
+OptimizerKind parse_optimizer_kind(const std::string& name);
+
 struct DataConfig {
-  // "cmudict": the embedded grapheme-to-phoneme task; "parallel": a user's corpus.
-  std::string task = "cmudict";
+  TaskKind task = TaskKind::Cmudict;
   // Parallel corpora, named as fairseq names them: PREFIX.SRC and PREFIX.TGT.
   std::string train_prefix, valid_prefix, test_prefix;
   std::string source_lang = "src", target_lang = "tgt";
@@ -27,7 +39,7 @@ struct DataConfig {
 };
 
 struct TrainConfig {
-  std::string optimizer = "adam";  // adam, adamw, radam
+  OptimizerKind optimizer = OptimizerKind::Adam;
   double lr = 1e-3;
   double warmup_init_lr = 1e-7;
   int64_t warmup_updates = 1000;
@@ -50,6 +62,8 @@ struct TrainConfig {
   double divergence_loss = 20.0;      // a train loss above this ends the run as diverged
   int64_t seed = 1;
   int64_t average_last = 0;  // average the last K saved checkpoints at the end; 0: off
+  std::string device = "cpu";                // where the run computes (runtime/runtime.h)
+  Precision precision = Precision::Fp32;     // what it computes in
 };
 
 struct EvalConfig {
@@ -69,7 +83,6 @@ struct RunConfig {
 
 // Binds every key of config to table (the table refers into config: keep both alive).
 void describe_fields(RunConfig& config, FieldTable& table);
-void describe_model_fields(ModelConfig& config, FieldTable& table, const std::string& prefix);
 
 // Thrown for any bad configuration; what() says the file, line, key and expectation.
 struct ConfigError : std::runtime_error {
@@ -78,7 +91,8 @@ struct ConfigError : std::runtime_error {
 
 // Reads path (empty: defaults only), then applies overrides of the form key=value.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides);
-// Problems a run would hit (one message each); empty when the config is sound.
+// Problems a run would hit (one message each); empty when the config is sound. The task's
+// own keys are checked by its task (make_task in task/task_factory.h).
 std::vector<std::string> validate(const RunConfig& config);
 // The config as YAML with every key, for the run folder.
 std::string to_yaml(const RunConfig& config);

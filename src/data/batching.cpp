@@ -4,6 +4,8 @@
 #include <numeric>
 #include <random>
 
+#include "data/vocabulary.h"
+
 namespace headcount {
 
 int64_t example_length(const Example& example) {
@@ -12,19 +14,26 @@ int64_t example_length(const Example& example) {
 
 std::vector<std::vector<int64_t>> token_budget_batches(const std::vector<Example>& examples, int64_t max_tokens,
                                                        int64_t shuffle_seed) {
-  std::vector<int64_t> order(examples.size());
+  std::vector<int64_t> lengths(examples.size());
+  for (size_t i = 0; i < examples.size(); ++i) lengths[i] = example_length(examples[i]);
+  return token_budget_batches(lengths, max_tokens, shuffle_seed);
+}
+
+std::vector<std::vector<int64_t>> token_budget_batches(const std::vector<int64_t>& lengths, int64_t max_tokens,
+                                                       int64_t shuffle_seed) {
+  std::vector<int64_t> order(lengths.size());
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 random(static_cast<uint64_t>(std::max<int64_t>(shuffle_seed, 0)));
   // Shuffling before a stable sort by length randomises who shares a batch among
   // examples of equal length.
   if (shuffle_seed >= 0) std::shuffle(order.begin(), order.end(), random);
   std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return example_length(examples[a]) < example_length(examples[b]); });
+                   [&](int64_t a, int64_t b) { return lengths[a] < lengths[b]; });
   std::vector<std::vector<int64_t>> batches;
   std::vector<int64_t> current;
   int64_t longest = 0;
   for (int64_t index : order) {
-    const int64_t length = example_length(examples[index]);
+    const int64_t length = lengths[index];
     const int64_t new_longest = std::max(longest, length);
     if (!current.empty() && static_cast<int64_t>(current.size() + 1) * new_longest > max_tokens) {
       batches.push_back(std::move(current));
@@ -65,6 +74,7 @@ Batch make_batch(const std::vector<Example>& examples, const std::vector<int64_t
     output[row][e.target.size()] = Vocabulary::kEnd;
     batch.target_tokens += static_cast<int64_t>(e.target.size()) + 1;
   }
+  batch.throughput_tokens = batch.target_tokens;
   batch.padded_tokens = n * std::max(source_length, target_length);
   return batch;
 }

@@ -9,27 +9,30 @@
 #include <cstdint>
 #include <vector>
 
-#include "data/task_data.h"
+#include "data/batch.h"
 
 namespace headcount {
 
-struct Batch {
-  torch::Tensor source;         // [batch, S]: tokens + EOS, padded with 0
-  torch::Tensor target_input;   // [batch, T]: BOS + tokens, padded
-  torch::Tensor target_output;  // [batch, T]: tokens + EOS, padded
-  int64_t target_tokens = 0;    // real tokens in target_output
-  int64_t padded_tokens = 0;    // batch x max(S, T): what the budget counts
+// A pair of token sequences, without BOS/EOS (a task without targets leaves target empty).
+struct Example {
+  std::vector<int64_t> source, target;
 };
 
 // The cost of an example against the budget: its longer side, EOS/BOS included.
 int64_t example_length(const Example& example);
 
-// Example indices grouped into batches. shuffle_seed < 0 keeps length order and batch
+// Indices into lengths grouped into batches. shuffle_seed < 0 keeps length order and batch
 // order fixed (for evaluation); otherwise both are drawn from the seed. An example whose
 // length alone exceeds the budget gets a batch of its own.
+std::vector<std::vector<int64_t>> token_budget_batches(const std::vector<int64_t>& lengths, int64_t max_tokens,
+                                                       int64_t shuffle_seed);
+// The same over examples, by example_length.
 std::vector<std::vector<int64_t>> token_budget_batches(const std::vector<Example>& examples, int64_t max_tokens,
                                                        int64_t shuffle_seed);
 
+// A sequence-to-sequence batch on the CPU: source = tokens + EOS, target_input = BOS +
+// tokens, target_output = tokens + EOS, all padded with 0; target_tokens and
+// throughput_tokens count the real tokens of target_output.
 Batch make_batch(const std::vector<Example>& examples, const std::vector<int64_t>& indices);
 
 }  // namespace headcount

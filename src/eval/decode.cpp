@@ -18,13 +18,14 @@ std::vector<std::vector<int64_t>> greedy_decode(Transformer& model, const torch:
   const int64_t batch = source.size(0), max_length = max_output_length(model, source, options);
   auto memory = model->encoder ? model->encode(source) : torch::Tensor();
   auto state = model->start_decoding(memory, source);
-  auto tokens = torch::full({batch}, Vocabulary::kBegin, torch::kLong);
+  auto tokens = torch::full({batch}, Vocabulary::kBegin, source.options());
   std::vector<std::vector<int64_t>> out(batch);
   std::vector<bool> finished(batch, false);
   int64_t remaining = batch;
   for (int64_t step = 0; step < max_length && remaining > 0; ++step) {
     tokens = model->decode_step(tokens, state).argmax(-1);
-    auto chosen = tokens.accessor<int64_t, 1>();
+    const auto chosen_tokens = tokens.cpu();
+    auto chosen = chosen_tokens.accessor<int64_t, 1>();
     for (int64_t row = 0; row < batch; ++row) {
       if (finished[row]) continue;
       if (chosen[row] == Vocabulary::kEnd) {
@@ -48,7 +49,8 @@ std::vector<std::vector<int64_t>> beam_search(Transformer& model, const torch::T
   auto expanded_source = source.repeat_interleave(beam, 0);
   auto memory = model->encoder ? model->encode(expanded_source) : torch::Tensor();
   auto state = model->start_decoding(memory, expanded_source);
-  auto tokens = torch::full({batch * beam}, Vocabulary::kBegin, torch::kLong);
+  const auto device = source.device();
+  auto tokens = torch::full({batch * beam}, Vocabulary::kBegin, source.options());
   std::vector<std::vector<int64_t>> histories(batch * beam);
   // Only the first beam of each sentence is alive at the start, so the first step picks
   // `beam` different tokens rather than one token `beam` times.
@@ -70,9 +72,10 @@ std::vector<std::vector<int64_t>> beam_search(Transformer& model, const torch::T
       forced.select(1, Vocabulary::kEnd).copy_(log_probabilities.select(1, Vocabulary::kEnd));
       log_probabilities = forced;
     }
-    auto totals = log_probabilities + torch::tensor(scores, torch::kDouble).unsqueeze(1);
+    auto totals = log_probabilities + torch::tensor(scores, torch::kDouble).to(device).unsqueeze(1);
     // 2 x beam candidates per sentence: even if `beam` of them end, `beam` stay alive.
-    auto [top_scores, top_indices] = totals.view({batch, beam * vocabulary}).topk(2 * beam, 1);
+    auto [top_scores_on_device, top_indices_on_device] = totals.view({batch, beam * vocabulary}).topk(2 * beam, 1);
+    const auto top_scores = top_scores_on_device.cpu(), top_indices = top_indices_on_device.cpu();
     auto top_score = top_scores.accessor<double, 2>();
     auto top_index = top_indices.accessor<int64_t, 2>();
 
@@ -107,8 +110,8 @@ std::vector<std::vector<int64_t>> beam_search(Transformer& model, const torch::T
     }
     histories = std::move(next_histories);
     scores = std::move(next_scores);
-    state.reorder(torch::tensor(origins, torch::kLong));
-    tokens = torch::tensor(next_tokens, torch::kLong);
+    state.reorder(torch::tensor(origins, torch::kLong).to(device));
+    tokens = torch::tensor(next_tokens, torch::kLong).to(device);
   }
 
   std::vector<std::vector<int64_t>> out(batch);

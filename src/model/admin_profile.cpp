@@ -2,6 +2,20 @@
 
 namespace headcount {
 
+namespace {
+// A probe on a stack for one forward pass, detached however the pass ends.
+class ProbeAttachment {
+ public:
+  ProbeAttachment(TransformerStack stack, VarianceProbe* probe) : stack_(std::move(stack)) { stack_->attach_probe(probe); }
+  ~ProbeAttachment() { stack_->attach_probe(nullptr); }
+  ProbeAttachment(const ProbeAttachment&) = delete;
+  ProbeAttachment& operator=(const ProbeAttachment&) = delete;
+
+ private:
+  TransformerStack stack_;
+};
+}  // namespace
+
 static std::vector<double> apply_scales(const std::vector<Residual>& residuals,
                                         const std::vector<SublayerStatistics>& statistics) {
   auto scales = admin_scales_from_statistics(statistics);
@@ -16,7 +30,7 @@ static std::vector<double> apply_scales(const std::vector<Residual>& residuals,
 
 AdminProfile profile_admin(Transformer& model, const torch::Tensor& source, const torch::Tensor& target_input) {
   AdminProfile profile;
-  if (model->config().residual != ResidualScheme::Admin) return profile;
+  if (!traits_of(model->config().residual).profiled) return profile;
   const bool was_training = model->is_training();
   model->train();
   for (auto& r : model->encoder_residuals()) r->set_scale(1.0);
@@ -25,8 +39,14 @@ AdminProfile profile_admin(Transformer& model, const torch::Tensor& source, cons
     torch::NoGradGuard no_grad;
     torch::Tensor memory;
     VarianceProbe encoder_probe, decoder_probe;
-    if (model->encoder) memory = model->encode(source, &encoder_probe);
-    if (model->decoder) model->decode(target_input, memory, source, &decoder_probe);
+    if (model->encoder) {
+      ProbeAttachment attached(model->encoder, &encoder_probe);
+      memory = model->encode(source);
+    }
+    if (model->decoder) {
+      ProbeAttachment attached(model->decoder, &decoder_probe);
+      model->decode(target_input, memory, source);
+    }
     profile.encoder_statistics = std::move(encoder_probe.statistics);
     profile.decoder_statistics = std::move(decoder_probe.statistics);
   }

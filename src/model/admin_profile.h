@@ -19,7 +19,7 @@ struct AdminProfile {
 
 // source/target_input: one training batch (either may be undefined when the model lacks
 // that stack). Leaves the model in the training mode it found it in.
-// Does nothing (returns an empty profile) unless the scheme is admin.
+// Does nothing (returns an empty profile) unless the scheme is a profiled one (admin).
 AdminProfile profile_admin(Transformer& model, const torch::Tensor& source, const torch::Tensor& target_input);
 
 }  // namespace headcount

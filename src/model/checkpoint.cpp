@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "config/run_config.h"
+#include "model/model_fields.h"
 
 namespace headcount {
 
@@ -42,7 +42,7 @@ void save_checkpoint(Transformer& model, const std::string& path, const nlohmann
   std::filesystem::rename(temporary, path);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
+LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(fmt::format("{}: no such checkpoint", path));
   auto archive_pointer = std::make_shared<torch::serialize::InputArchive>();
   auto& archive = *archive_pointer;
@@ -57,6 +57,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   LoadedCheckpoint loaded;
   loaded.model = Transformer(model_config_from_json(nlohmann::json::parse(config_text.toStringRef())));
   loaded.model->load(archive);
+  loaded.model->to(device);
   loaded.extra = nlohmann::json::parse(extra_text.toStringRef());
   loaded.archive = archive_pointer;
   return loaded;

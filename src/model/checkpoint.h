@@ -26,7 +26,8 @@ struct LoadedCheckpoint {
   nlohmann::json extra;
   std::shared_ptr<torch::serialize::InputArchive> archive;  // to read what write_more wrote
 };
-LoadedCheckpoint load_checkpoint(const std::string& path);
+// The model is built on the CPU and moved to device.
+LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device = torch::kCPU);
 
 // Element-wise mean of the parameters and buffers of several checkpoints of one model
 // (fairseq's average_checkpoints), saved as a checkpoint of its own with the first's extra.

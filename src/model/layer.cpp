@@ -4,7 +4,7 @@ namespace headcount {
 
 TransformerLayerImpl::TransformerLayerImpl(const LayerOptions& o) {
   const int64_t head_dim = o.stack.resolved_head_dim(o.d_model);
-  auto residual = [&] { return Residual(o.scheme, o.d_model, o.dropout, o.residual_scale); };
+  auto residual = [&] { return Residual(o.scheme, o.d_model, o.dropout, o.residual_weight); };
   self_attention = register_module(
       "self_attention", MultiHeadAttention(o.d_model, o.stack.heads, head_dim, o.attention_dropout, true));
   self_attention_residual = register_module("self_attention_residual", residual());
@@ -17,7 +17,7 @@ TransformerLayerImpl::TransformerLayerImpl(const LayerOptions& o) {
                                  FeedForward(o.d_model, o.stack.ffn_dim, o.activation, o.activation_dropout));
   feed_forward_residual = register_module("feed_forward_residual", residual());
 
-  if (o.scheme == ResidualScheme::DeepNorm) {
+  if (traits_of(o.scheme).scaled_init) {
     self_attention->initialize(o.init_gain, true);
     if (cross_attention) cross_attention->initialize(o.init_gain, true);
     feed_forward->initialize(o.init_gain, true);
@@ -25,34 +25,23 @@ TransformerLayerImpl::TransformerLayerImpl(const LayerOptions& o) {
 }
 
 torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x_in, const torch::Tensor& self_bias,
-                                            const torch::Tensor& memory, const torch::Tensor& memory_bias,
-                                            VarianceProbe* probe) {
-  auto x = x_in;
-  {
-    auto input = self_attention_residual->sublayer_input(x);
-    x = self_attention_residual->combine(x, self_attention->forward(input, input, self_bias), probe);
-  }
-  if (cross_attention) {
-    auto input = cross_attention_residual->sublayer_input(x);
-    x = cross_attention_residual->combine(x, cross_attention->forward(input, memory, memory_bias), probe);
-  }
-  auto input = feed_forward_residual->sublayer_input(x);
-  return feed_forward_residual->combine(x, feed_forward->forward(input), probe);
+                                            const torch::Tensor& memory, const torch::Tensor& memory_bias) {
+  using torch::Tensor;
+  auto x = self_attention_residual->forward(x_in, [&](const Tensor& h) { return self_attention->forward(h, h, self_bias); });
+  if (cross_attention)
+    x = cross_attention_residual->forward(x, [&](const Tensor& h) { return cross_attention->forward(h, memory, memory_bias); });
+  return feed_forward_residual->forward(x, [&](const Tensor& h) { return feed_forward->forward(h); });
 }
 
 torch::Tensor TransformerLayerImpl::forward_incremental(const torch::Tensor& x_in, LayerCache& cache,
                                                         const torch::Tensor& memory_bias) {
-  auto x = x_in;
-  {
-    auto input = self_attention_residual->sublayer_input(x);
-    x = self_attention_residual->combine(x, self_attention->forward_incremental(input, cache.self));
-  }
-  if (cross_attention) {
-    auto input = cross_attention_residual->sublayer_input(x);
-    x = cross_attention_residual->combine(x, cross_attention->attend_memory(input, cache.memory, memory_bias));
-  }
-  auto input = feed_forward_residual->sublayer_input(x);
-  return feed_forward_residual->combine(x, feed_forward->forward(input));
+  using torch::Tensor;
+  auto x = self_attention_residual->forward(
+      x_in, [&](const Tensor& h) { return self_attention->forward_incremental(h, cache.self); });
+  if (cross_attention)
+    x = cross_attention_residual->forward(
+        x, [&](const Tensor& h) { return cross_attention->attend_memory(h, cache.memory, memory_bias); });
+  return feed_forward_residual->forward(x, [&](const Tensor& h) { return feed_forward->forward(h); });
 }
 
 LayerCache TransformerLayerImpl::start_cache(const torch::Tensor& memory) {

@@ -18,8 +18,8 @@ struct LayerOptions {
   double dropout = 0, attention_dropout = 0, activation_dropout = 0;
   ResidualScheme scheme = ResidualScheme::PostLn;
   bool cross_attention = false;
-  double residual_scale = 1.0;  // initial admin w / admin-fixed w / deepnorm alpha
-  double init_gain = 1.0;       // deepnorm beta for value, output and FFN weights
+  double residual_weight = 1.0;  // initial w or alpha (model/residual_scheme.h)
+  double init_gain = 1.0;        // the scheme's gain for value, output and FFN weights
 };
 
 // What one decoder layer keeps between decoding steps.
@@ -38,7 +38,7 @@ class TransformerLayerImpl : public torch::nn::Module {
 
   // memory and memory_bias are used only with cross-attention.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
-                        const torch::Tensor& memory_bias, VarianceProbe* probe = nullptr);
+                        const torch::Tensor& memory_bias);
 
   // Decoding: x holds only the newest positions; cache has every earlier one.
   torch::Tensor forward_incremental(const torch::Tensor& x, LayerCache& cache, const torch::Tensor& memory_bias);

@@ -6,25 +6,6 @@
 
 namespace headcount {
 
-std::string to_string(ResidualScheme scheme) {
-  switch (scheme) {
-    case ResidualScheme::PostLn: return "post-ln";
-    case ResidualScheme::PreLn: return "pre-ln";
-    case ResidualScheme::Admin: return "admin";
-    case ResidualScheme::AdminFixed: return "admin-fixed";
-    case ResidualScheme::DeepNorm: return "deepnorm";
-  }
-  return "?";
-}
-
-ResidualScheme parse_residual_scheme(const std::string& name) {
-  for (auto s : {ResidualScheme::PostLn, ResidualScheme::PreLn, ResidualScheme::Admin,
-                 ResidualScheme::AdminFixed, ResidualScheme::DeepNorm})
-    if (to_string(s) == name) return s;
-  throw std::invalid_argument(fmt::format(
-      "unknown residual scheme '{}': expected one of post-ln, pre-ln, admin, admin-fixed, deepnorm", name));
-}
-
 std::string to_string(Activation activation) { return activation == Activation::Relu ? "relu" : "gelu"; }
 
 Activation parse_activation(const std::string& name) {

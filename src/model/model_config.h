@@ -6,15 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "model/residual_scheme.h"
+
 namespace headcount {
-
-// How each residual sub-layer combines its input x with the sub-layer's output f(x).
-// The formulas are in shared/design/method.md and residual.h.
-enum class ResidualScheme { PostLn, PreLn, Admin, AdminFixed, DeepNorm };
-
-std::string to_string(ResidualScheme scheme);
-// Throws std::invalid_argument naming the accepted spellings.
-ResidualScheme parse_residual_scheme(const std::string& name);
 
 enum class Activation { Relu, Gelu };
 std::string to_string(Activation activation);

@@ -42,15 +42,16 @@ StackParameterCount count_stack_parameters(const StackConfig& stack, int64_t d, 
   const int64_t ffn_weights = 2 * d * f;
   const int64_t ffn_biases = f + d;
   const int64_t sublayers = StackConfig::sublayers_per_layer(cross_attention);
-  const bool admin = scheme == ResidualScheme::Admin || scheme == ResidualScheme::AdminFixed;
-  const int64_t per_residual = 2 * d + (admin ? d : 0);  // LayerNorm gain and bias, admin w
+  const auto& traits = traits_of(scheme);
+  const bool learned_weight = traits.weight == ResidualWeight::Learned;
+  const int64_t per_residual = 2 * d + (learned_weight ? d : 0);  // LayerNorm gain and bias, w
 
   const int64_t attention_blocks = sublayers - 1;
   StackParameterCount count;
   count.attention_ffn_weights = stack.layers * (attention_blocks * attention_weights + ffn_weights);
   count.total = count.attention_ffn_weights +
                 stack.layers * (attention_blocks * attention_biases + ffn_biases + sublayers * per_residual);
-  if (scheme == ResidualScheme::PreLn) count.total += 2 * d;  // the stack's final LayerNorm
+  if (traits.final_norm) count.total += 2 * d;
   return count;
 }
 

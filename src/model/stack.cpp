@@ -5,7 +5,8 @@
 namespace headcount {
 
 TransformerStackImpl::TransformerStackImpl(const ModelConfig& config, const StackConfig& stack,
-                                           bool cross_attention, double residual_scale, double init_gain) {
+                                           bool cross_attention, const StackPlace& place) {
+  const auto& traits = traits_of(config.residual);
   LayerOptions options;
   options.d_model = config.d_model;
   options.stack = stack;
@@ -15,19 +16,18 @@ TransformerStackImpl::TransformerStackImpl(const ModelConfig& config, const Stac
   options.activation_dropout = config.activation_dropout;
   options.scheme = config.residual;
   options.cross_attention = cross_attention;
-  options.residual_scale = residual_scale;
-  options.init_gain = init_gain;
+  options.residual_weight = traits.initial_weight(place);
+  options.init_gain = traits.init_gain(place);
   layers.reserve(stack.layers);
   for (int64_t i = 0; i < stack.layers; ++i)
     layers.push_back(register_module("layer" + std::to_string(i), TransformerLayer(options)));
-  if (config.residual == ResidualScheme::PreLn)
+  if (traits.final_norm)
     final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.d_model})));
 }
 
 torch::Tensor TransformerStackImpl::forward(torch::Tensor x, const torch::Tensor& self_bias,
-                                            const torch::Tensor& memory, const torch::Tensor& memory_bias,
-                                            VarianceProbe* probe) {
-  for (auto& layer : layers) x = layer->forward(x, self_bias, memory, memory_bias, probe);
+                                            const torch::Tensor& memory, const torch::Tensor& memory_bias) {
+  for (auto& layer : layers) x = layer->forward(x, self_bias, memory, memory_bias);
   return final_norm ? final_norm->forward(x) : x;
 }
 
@@ -36,6 +36,11 @@ std::vector<Residual> TransformerStackImpl::residuals() const {
   for (const auto& layer : layers)
     for (auto& r : layer->residuals()) out.push_back(r);
   return out;
+}
+
+void TransformerStackImpl::attach_probe(VarianceProbe* probe) {
+  probe_ = probe;
+  for (auto& r : residuals()) r->attach_probe(probe);
 }
 
 }  // namespace headcount

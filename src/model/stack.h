@@ -1,5 +1,4 @@
-// A stack of layers (encoder or decoder) with its embedding of positions and,
-// for pre-ln, the final LayerNorm.
+// A stack of layers (encoder or decoder) and, when its scheme has one, the final LayerNorm.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,19 +10,26 @@ namespace headcount {
 
 class TransformerStackImpl : public torch::nn::Module {
  public:
-  // cross_attention: a decoder that reads an encoder's output.
+  // cross_attention: a decoder that reads an encoder's output. place: where the stack sits
+  // (its depth and the other stack's), for the scheme's initial residual weight and gain.
   TransformerStackImpl(const ModelConfig& config, const StackConfig& stack, bool cross_attention,
-                       double residual_scale, double init_gain);
+                       const StackPlace& place);
 
   // x: embedded input [batch, T, d]; returns [batch, T, d].
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& self_bias, const torch::Tensor& memory,
-                        const torch::Tensor& memory_bias, VarianceProbe* probe = nullptr);
+                        const torch::Tensor& memory_bias);
 
   // Every residual step of the stack in forward order (Admin walks these).
   std::vector<Residual> residuals() const;
+  // Admin profiling: every residual step records into probe until it is detached (nullptr).
+  void attach_probe(VarianceProbe* probe);
+  VarianceProbe* probe() const { return probe_; }
 
   std::vector<TransformerLayer> layers;
-  torch::nn::LayerNorm final_norm{nullptr};  // pre-ln only
+  torch::nn::LayerNorm final_norm{nullptr};  // schemes with a final LayerNorm only
+
+ private:
+  VarianceProbe* probe_ = nullptr;
 };
 TORCH_MODULE(TransformerStack);
 

@@ -38,25 +38,16 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
   const int64_t decoder_layers = c.has_decoder() ? c.decoder.layers : 0;
   const bool cross = c.architecture == Architecture::EncoderDecoder;
 
-  // Initial residual scale and init gain per stack, by scheme.
-  auto stack_scale = [&](bool is_encoder) -> std::pair<double, double> {
+  // Where each stack sits: its scheme's initial residual weight and gain depend on it.
+  auto place = [&](bool is_encoder) {
     const auto& stack = is_encoder ? c.encoder : c.decoder;
     const int64_t sublayers = stack.layers * StackConfig::sublayers_per_layer(!is_encoder && cross);
-    switch (c.residual) {
-      case ResidualScheme::AdminFixed: return {admin_fixed_scale(sublayers), 1.0};
-      case ResidualScheme::DeepNorm: {
-        auto k = is_encoder ? deepnorm_encoder(encoder_layers, decoder_layers)
-                            : deepnorm_decoder(encoder_layers, decoder_layers);
-        return {k.alpha, k.beta};
-      }
-      default: return {1.0, 1.0};  // admin starts at 1 and is set by profiling
-    }
+    return StackPlace{encoder_layers, decoder_layers, is_encoder, sublayers};
   };
 
   if (c.has_encoder()) {
     source_embedding = register_module("source_embedding", make_embedding(c.source_vocab_size, c.d_model));
-    auto [scale, gain] = stack_scale(true);
-    encoder = register_module("encoder", TransformerStack(c, c.encoder, false, scale, gain));
+    encoder = register_module("encoder", TransformerStack(c, c.encoder, false, place(true)));
   }
   if (c.has_decoder()) {
     if (c.share_all_embeddings) {
@@ -64,8 +55,7 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
     } else {
       target_embedding = register_module("target_embedding", make_embedding(c.target_vocab_size, c.d_model));
     }
-    auto [scale, gain] = stack_scale(false);
-    decoder = register_module("decoder", TransformerStack(c, c.decoder, cross, scale, gain));
+    decoder = register_module("decoder", TransformerStack(c, c.decoder, cross, place(false)));
   }
   const auto& output_table = c.has_decoder() ? target_embedding : source_embedding;
   if (c.share_decoder_input_output_embed || c.share_all_embeddings) {
@@ -94,23 +84,23 @@ torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, const torch::Te
   return hashed_dropout(x, config_.dropout, is_training());
 }
 
-torch::Tensor TransformerImpl::encode(const torch::Tensor& source, VarianceProbe* probe) {
+torch::Tensor TransformerImpl::encode(const torch::Tensor& source) {
   TORCH_CHECK(encoder, "this model has no encoder");
   auto bias = padding_bias(source.eq(kPaddingIndex), source_embedding->weight.scalar_type());
-  if (probe && !probe->real_positions.defined()) probe->real_positions = source.ne(kPaddingIndex);
-  return encoder->forward(embed(source_embedding, source, 0), bias, {}, {}, probe);
+  if (auto* probe = encoder->probe()) probe->real_positions = source.ne(kPaddingIndex);
+  return encoder->forward(embed(source_embedding, source, 0), bias, {}, {});
 }
 
 torch::Tensor TransformerImpl::decode(const torch::Tensor& target_input, const torch::Tensor& memory,
-                                      const torch::Tensor& source, VarianceProbe* probe) {
+                                      const torch::Tensor& source) {
   TORCH_CHECK(decoder, "this model has no decoder");
   const auto dtype = target_embedding->weight.scalar_type();
   auto self_bias = padding_bias(target_input.eq(kPaddingIndex), dtype) +
                    causal_bias(target_input.size(1), dtype, target_input.device());
   torch::Tensor memory_bias;
   if (memory.defined()) memory_bias = padding_bias(source.eq(kPaddingIndex), dtype);
-  if (probe && !probe->real_positions.defined()) probe->real_positions = target_input.ne(kPaddingIndex);
-  return decoder->forward(embed(target_embedding, target_input, 0), self_bias, memory, memory_bias, probe);
+  if (auto* probe = decoder->probe()) probe->real_positions = target_input.ne(kPaddingIndex);
+  return decoder->forward(embed(target_embedding, target_input, 0), self_bias, memory, memory_bias);
 }
 
 DecoderState TransformerImpl::start_decoding(const torch::Tensor& memory, const torch::Tensor& source) {

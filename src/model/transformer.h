@@ -29,11 +29,11 @@ class TransformerImpl : public torch::nn::Module {
   explicit TransformerImpl(ModelConfig config);
 
   // source: [batch, S] tokens -> [batch, S, d].
-  torch::Tensor encode(const torch::Tensor& source, VarianceProbe* probe = nullptr);
+  torch::Tensor encode(const torch::Tensor& source);
   // target_input: [batch, T] tokens (shifted right); memory/source: the encoder's output
   // and its tokens (for the padding mask); undefined for a decoder-only model.
   torch::Tensor decode(const torch::Tensor& target_input, const torch::Tensor& memory,
-                       const torch::Tensor& source, VarianceProbe* probe = nullptr);
+                       const torch::Tensor& source);
   // Incremental decoding (inference): start from the encoder output, then feed one
   // token per row per step; returns the scores of the next token, [batch, vocab].
   DecoderState start_decoding(const torch::Tensor& memory, const torch::Tensor& source);

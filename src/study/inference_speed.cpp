@@ -1,9 +1,14 @@
 #include "study/inference_speed.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <map>
 
 #include "data/vocabulary.h"
+#include "model/checkpoint.h"
 
 namespace headcount {
 namespace {
@@ -15,7 +20,8 @@ torch::Tensor random_source(const Transformer& model, int64_t batch, int64_t len
   const int64_t vocabulary = config.has_encoder() ? config.source_vocab_size : config.target_vocab_size;
   torch::manual_seed(0);
   return torch::randint(Vocabulary::kUnknown + 1, std::max<int64_t>(vocabulary, Vocabulary::kUnknown + 2), {batch, length},
-                        torch::kLong);
+                        torch::kLong)
+      .to(model->parameters().front().device());
 }
 
 int64_t decode_steps(const Transformer& model, int64_t length) {
@@ -26,7 +32,7 @@ void encode_and_decode(Transformer& model, const torch::Tensor& source, int64_t 
   auto memory = model->encoder ? model->encode(source) : torch::Tensor();
   if (!model->decoder) return;
   auto state = model->start_decoding(memory, source);
-  auto tokens = torch::full({source.size(0)}, Vocabulary::kBegin, torch::kLong);
+  auto tokens = torch::full({source.size(0)}, Vocabulary::kBegin, source.options());
   for (int64_t step = 0; step < steps; ++step) tokens = model->decode_step(tokens, state).argmax(-1);
 }
 
@@ -63,6 +69,38 @@ std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models,
     timings.push_back(timing);
   }
   return timings;
+}
+
+std::vector<InferenceRow> measure_grid_inference(const std::vector<RunRow>& runs, const InferenceGrid& grid,
+                                                 const torch::Device& device) {
+  std::map<int64_t, std::string> checkpoint_of_heads;
+  for (const auto& row : runs)
+    for (const char* name : {"checkpoint_best.pt", "checkpoint_last.pt"}) {
+      const auto path = std::filesystem::path(row.run_dir) / name;
+      if (!checkpoint_of_heads.count(row.heads) && std::filesystem::exists(path))
+        checkpoint_of_heads[row.heads] = path.string();
+    }
+  std::vector<int64_t> heads;
+  std::vector<std::string> architectures;
+  std::vector<Transformer> models;
+  for (auto it = checkpoint_of_heads.rbegin(); it != checkpoint_of_heads.rend(); ++it) {
+    models.push_back(load_checkpoint(it->second, device).model);
+    const auto& c = models.back()->config();
+    heads.push_back(it->first);
+    architectures.push_back(fmt::format("{}L-{}H", c.has_encoder() ? c.encoder.layers : c.decoder.layers, it->first));
+  }
+  std::vector<std::vector<InferenceRow>> by_model(models.size());
+  for (int64_t batch : grid.batch_sizes)
+    for (int64_t length : grid.lengths) {
+      const auto timings = measure_inference(models, batch, length, grid.repeats);
+      for (size_t m = 0; m < models.size(); ++m) {
+        const auto& t = timings[m];
+        by_model[m].push_back({architectures[m], heads[m], batch, length, t.median_ms, t.sentences_per_s, t.tokens_per_s});
+      }
+    }
+  std::vector<InferenceRow> rows;
+  for (const auto& model_rows : by_model) rows.insert(rows.end(), model_rows.begin(), model_rows.end());
+  return rows;
 }
 
 }  // namespace headcount

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "model/transformer.h"
+#include "study/preset.h"
+#include "study/results.h"
 
 namespace headcount {
 
@@ -28,5 +30,11 @@ struct InferenceTiming {
 // one warm-up call of each model.
 std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models, int64_t batch, int64_t length,
                                                int64_t rounds);
+
+// One trained model per architecture of the runs (the first run with a best checkpoint, or
+// else a last one), loaded onto device and timed at every batch size and length of the
+// grid. Rows grouped by architecture, the shallow model (most heads) first.
+std::vector<InferenceRow> measure_grid_inference(const std::vector<RunRow>& runs, const InferenceGrid& grid,
+                                                 const torch::Device& device);
 
 }  // namespace headcount

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "model/reshape.h"
+#include "task/task_factory.h"
 
 namespace headcount {
 
@@ -128,6 +129,7 @@ std::vector<GridRun> expand_grid(const Preset& preset, const std::vector<std::st
         const int64_t layers = model.has_encoder() ? model.encoder.layers : model.decoder.layers;
         run.name = fmt::format("{}L-{}H-{}-s{}", layers, k, to_string(scheme), run.seed);
         auto problems = validate(run.config);
+        for (auto& p : task_problems(run.config)) problems.push_back(std::move(p));
         if (!problems.empty()) throw ConfigError(fmt::format("run {}: {}", run.name, problems.front()));
         runs.push_back(std::move(run));
       }

@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "model/transformer.h"
-#include "train/loss.h"
+#include "task/seq2seq_task.h"
 #include "train/optimizer.h"
 
 namespace headcount {
@@ -23,13 +23,13 @@ StepTiming measure_training_step(const StepShape& s) {
   config.max_positions = std::max(s.source_length, s.target_length) + 1;
   Transformer model(config);
   model->train();
-  auto optimizer = make_optimizer({"adam", 0.9, 0.98, 1e-8, 0.0}, model->parameters());
+  auto optimizer = make_optimizer({OptimizerKind::Adam, 0.9, 0.98, 1e-8, 0.0}, model->parameters());
   // Token 0 is padding; the reference draws from the whole vocabulary, so draw from 1..99.
-  auto source = torch::randint(1, 100, {s.batch, s.source_length}, torch::kLong);
-  auto target = torch::randint(1, 100, {s.batch, s.target_length}, torch::kLong);
+  Batch batch;
+  batch.source = torch::randint(1, 100, {s.batch, s.source_length}, torch::kLong);
+  batch.target_input = batch.target_output = torch::randint(1, 100, {s.batch, s.target_length}, torch::kLong);
   auto step = [&] {
-    auto logits = model->logits(model->decode(target, model->encode(source), source));
-    auto sums = label_smoothed_cross_entropy(logits, target, 0.1);
+    auto sums = sequence_to_sequence_loss(model, batch, 0.1);
     optimizer->zero_grad();
     (sums.loss / static_cast<double>(sums.tokens)).backward();
     optimizer->step(1e-4);

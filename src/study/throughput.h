@@ -1,4 +1,4 @@
-// Speed of one training update, measured the way ../shared/peers/ref_step.py measures the
+// Speed of one training update, measured the way bench/reference_step.py measures the
 // PyTorch-eager reference: an encoder-decoder on random tokens, fixed batch shape,
 // Adam, label-smoothed cross-entropy, two warm-up steps, then the mean of `steps`.
 #pragma once

@@ -36,16 +36,18 @@ class TorchOptimizer : public Optimizer {
 }  // namespace
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& o, std::vector<torch::Tensor> parameters) {
-  if (o.name == "adam")
-    return std::make_unique<TorchOptimizer<torch::optim::Adam, torch::optim::AdamOptions>>(
+  switch (o.kind) {
+    case OptimizerKind::Adam:
+      return std::make_unique<TorchOptimizer<torch::optim::Adam, torch::optim::AdamOptions>>(
         std::move(parameters),
         torch::optim::AdamOptions(1e-3).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay));
-  if (o.name == "adamw")
-    return std::make_unique<TorchOptimizer<torch::optim::AdamW, torch::optim::AdamWOptions>>(
+    case OptimizerKind::AdamW:
+      return std::make_unique<TorchOptimizer<torch::optim::AdamW, torch::optim::AdamWOptions>>(
         std::move(parameters),
         torch::optim::AdamWOptions(1e-3).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay));
-  if (o.name == "radam") return std::make_unique<RAdam>(std::move(parameters), o);
-  throw std::invalid_argument(fmt::format("unknown optimizer '{}': expected adam, adamw or radam", o.name));
+    case OptimizerKind::RAdam: return std::make_unique<RAdam>(std::move(parameters), o);
+  }
+  throw std::logic_error("optimizer kind missing from make_optimizer");
 }
 
 RAdam::RAdam(std::vector<torch::Tensor> parameters, const OptimizerOptions& options)

@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "config/run_config.h"
+
 namespace headcount {
 
 struct OptimizerOptions {
-  std::string name = "adam";  // adam, adamw, radam
+  OptimizerKind kind = OptimizerKind::Adam;
   double beta1 = 0.9, beta2 = 0.98, eps = 1e-8, weight_decay = 0.0;
 };
 

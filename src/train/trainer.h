@@ -1,5 +1,6 @@
-// Training a seq2seq run end to end: data, Admin profiling, updates with token-budget
-// batches, dev evaluation, checkpoints, divergence detection, resume, test scoring.
+// One training run end to end, for any task (task/task.h): Admin profiling, updates from
+// token-budget batches, dev evaluation, checkpoints, divergence detection, resume and
+// test scoring, into one run folder (train/run_folder.h). Trainer::run is the loop.
 //
 // Divergence is a result, not a crash: a non-finite loss or gradient norm, or a train
 // loss above train.divergence_loss, ends the run with status "diverged" and the update.
@@ -7,10 +8,19 @@
 
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "config/run_config.h"
+#include "model/transformer.h"
+#include "runtime/runtime.h"
+#include "task/task.h"
+#include "train/data_parallel.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+#include "train/training_state.h"
 
 namespace headcount {
 
@@ -36,7 +46,85 @@ struct TrainRequest {
   std::function<void()> start_other_ranks;
 };
 
-// Returns summary.json's content (also written into the run folder).
+class Trainer {
+ public:
+  // Prepares everything the loop needs: the run folder, the task's data, the other ranks,
+  // the model (from the checkpoint when resuming), the optimizer and Admin's profile.
+  Trainer(TrainRequest request, std::ostream& log);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains until a budget, patience, a stop request or divergence ends the run; returns
+  // summary.json's content (also written into the run folder by rank 0).
+  nlohmann::json run();
+
+ private:
+  enum class Decision : int64_t { Continue = 0, Finish = 1, Interrupt = 2, Stop = 3 };
+  // One update's gradients, before the optimizer takes them.
+  struct Step {
+    double loss_sum = 0, nll_sum = 0;
+    int64_t loss_tokens = 0, throughput_tokens = 0;
+    double loss = 0, grad_norm = 0, lr = 0;
+    double seconds = 0;
+  };
+
+  void prepare_model();
+  void profile_admin_scales();
+  Decision decide();
+  Step compute_gradients();
+  void sum_over_ranks(Step& step);
+  bool diverged(const Step& step) const;
+  void record_divergence(const Step& step);
+  void apply(Step& step);
+  void log_update(const Step& step);
+  void evaluate_on_schedule();
+  bool evaluate_and_checkpoint();  // false once patience has run out
+  void stop(Decision decision);
+  nlohmann::json finish();
+  nlohmann::json summary() const;
+  void test(nlohmann::json& summary);
+
+  Metrics evaluate_dev(Transformer& model) const;
+  void write_checkpoint(const std::string& path, bool with_training_state);
+  const std::vector<std::vector<int64_t>>& batches_for_epoch();
+  double elapsed() const;
+  bool first_rank() const { return request_.rank == 0; }
+
+  TrainRequest request_;
+  const RunConfig& config_;
+  const TrainConfig& t_;
+  std::ostream& log_;
+  Runtime runtime_;
+  std::string dir_, last_path_, best_path_, metrics_path_;
+  bool resuming_ = false;
+  int ranks_ = 1;
+
+  std::unique_ptr<Task> task_;
+  std::unique_ptr<DataParallelGroup> group_;
+  ModelConfig model_config_;
+  Transformer model_{nullptr};
+  std::vector<torch::Tensor> parameters_;
+  std::unique_ptr<Optimizer> optimizer_;
+  at::Generator generator_;
+  InverseSqrtSchedule schedule_;
+  MetricInfo metric_;  // what picks the best checkpoint
+  int64_t parameter_total_ = 0;
+
+  TrainingState state_;
+  std::vector<std::vector<int64_t>> batches_;
+  int64_t batches_epoch_ = -1;
+  std::chrono::steady_clock::time_point process_start_;
+  double elapsed_before_ = 0;
+  IntervalClock interval_;  // the train log line's training time
+  std::string status_ = "running";
+  nlohmann::json diverged_at_;
+  int64_t updates_this_process_ = 0;
+  bool patience_ran_out_ = false;  // rank 0 decides for all ranks
+  bool terminal_ = false;
+};
+
+// Trainer(request, log).run().
 nlohmann::json train(const TrainRequest& request, std::ostream& log);
 
 }  // namespace headcount

@@ -1,6 +1,6 @@
-#include "train/loss.h"
+#include "task/loss.h"
 
-#include "model/transformer.h"
+#include "model/transformer.h"  // kPaddingIndex
 
 namespace headcount {
 

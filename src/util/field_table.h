@@ -31,6 +31,16 @@ class FieldTable {
   // An enum: get/set convert between the typed value and its name.
   void add_choice(const std::string& key, std::vector<std::string> choices, std::function<std::string()> get,
                   std::function<void(const std::string&)> set, const std::string& doc);
+  // An enum with to_string(Enum) and a parse function that throws std::invalid_argument.
+  template <typename Enum>
+  void add_enum(const std::string& key, Enum& value, const std::vector<Enum>& values,
+                Enum (*parse)(const std::string&), const std::string& doc) {
+    std::vector<std::string> names;
+    for (auto v : values) names.push_back(to_string(v));
+    add_choice(
+        key, names, [&value] { return to_string(value); }, [&value, parse](const std::string& s) { value = parse(s); },
+        doc);
+  }
 
   const std::vector<Field>& fields() const { return fields_; }
   // nullptr when the key is unknown.

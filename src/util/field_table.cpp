@@ -1,4 +1,4 @@
-#include "config/field_table.h"
+#include "util/field_table.h"
 
 #include "util/text.h"
 

@@ -1,0 +1,131 @@
+#include "study/grid_runner.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <thread>
+
+#include "train/run_folder.h"
+#include "util/process.h"
+
+namespace fs = std::filesystem;
+
+namespace headcount {
+
+bool run_ended(const std::string& run_dir) {
+  const auto path = fs::path(run_dir) / "summary.json";
+  if (!fs::exists(path)) return false;
+  try {
+    const auto status = read_json_file(path.string()).value("status", "");
+    return status == "finished" || status == "diverged";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+namespace {
+
+// The shared queue of the workers; the mutex guards the queue, the count and the log,
+// never a training.
+class GridQueue {
+ public:
+  GridQueue(const std::vector<GridRun>& grid, const GridRunnerOptions& options, std::ostream& log)
+      : grid_(grid), options_(options), log_(log), order_(training_order(grid)) {}
+
+  bool stopping() const { return options_.stop_requested && options_.stop_requested(); }
+
+  // The next run that has not ended, or none.
+  std::optional<size_t> take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping()) return std::nullopt;
+    for (; next_ < order_.size() && run_ended(run_dir(order_[next_])); ++next_)
+      log_ << fmt::format("[{}/{}] {}: finished earlier, skipped\n", order_[next_] + 1, grid_.size(),
+                          grid_[order_[next_]].name);
+    if (next_ == order_.size() || (options_.max_runs >= 0 && started_ >= options_.max_runs)) return std::nullopt;
+    ++started_;
+    return order_[next_++];
+  }
+
+  void train(size_t i);
+
+  void say(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    log_ << text << std::flush;
+  }
+
+ private:
+  std::string run_dir(size_t i) const { return (fs::path(options_.out) / "runs" / grid_[i].name).string(); }
+  void record(size_t i, int status, const std::string& error);
+
+  const std::vector<GridRun>& grid_;
+  const GridRunnerOptions& options_;
+  std::ostream& log_;
+  const std::vector<size_t> order_;
+  std::mutex mutex_;
+  size_t next_ = 0;
+  int64_t started_ = 0;
+};
+
+void GridQueue::train(size_t i) {
+  const auto& run = grid_[i];
+  const fs::path dir = run_dir(i);
+  const auto config_path = (fs::path(options_.out) / "configs" / (run.name + ".yaml")).string();
+  write_file_atomically(config_path, to_yaml(run.config));
+  fs::create_directories(dir);
+  fs::remove(dir / "failed.txt");
+  say(fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid_.size(), run.name, (dir / "train.log").string()));
+  const std::vector<std::string> arguments{options_.program, "--threads", std::to_string(options_.threads_per_run),
+                                           "train", "--config", config_path, "--out", dir.string(), "--resume"};
+  int status = 0;
+  std::string error;
+  try {
+    status = wait_for_process(start_process(arguments, (dir / "train.log").string(), /*hold_stop_signals=*/true),
+                              [this] { return stopping(); });
+  } catch (const std::exception& e) {
+    status = -1, error = e.what();
+  }
+  record(i, status, error);
+}
+
+void GridQueue::record(size_t i, int status, const std::string& error) {
+  const auto& run = grid_[i];
+  const fs::path dir = run_dir(i);
+  // 130 and 143: train stopped on SIGINT or SIGTERM (checkpoint saved), whoever sent it.
+  const bool stopped = error.empty() && (stopping() || status == 130 || status == 143);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!run_ended(dir.string()) && stopped) {
+    log_ << fmt::format("    {}: stopped; the same command resumes it from its checkpoint\n", run.name) << std::flush;
+  } else if (status != 0 || !run_ended(dir.string())) {
+    std::ofstream(dir / "failed.txt")
+        << (error.empty() ? fmt::format("training exited with status {}; see train.log\n", status) : error + "\n");
+    log_ << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
+  } else {
+    const auto summary = read_json_file((dir / "summary.json").string());
+    log_ << fmt::format("    {}: {} after {} updates\n", run.name, summary.value("status", "?"), summary.value("updates", 0))
+         << std::flush;
+  }
+}
+
+}  // namespace
+
+void train_grid(const std::vector<GridRun>& grid, const GridRunnerOptions& options, std::ostream& log) {
+  GridQueue queue(grid, options, log);
+  auto worker = [&] {
+    while (const auto i = queue.take()) {
+      try {
+        queue.train(*i);
+      } catch (const std::exception& e) {  // the run folder could not be written: the grid goes on
+        queue.say(fmt::format("    {} failed: {}\n", grid[*i].name, e.what()));
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int j = 0; j < options.jobs; ++j) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
+}
+
+}  // namespace headcount

@@ -1,0 +1,80 @@
+// What a comparison collects, as typed rows: one per run of the grid (read back from its
+// run folder) and one per inference timing, plus what the report derives from them.
+// results.json is StudyResults::to_json.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "task/task.h"
+
+namespace headcount {
+
+struct GridRun;
+
+struct DevPoint {
+  int64_t update = 0;
+  double elapsed_s = 0;
+  double loss = 0;
+  std::optional<double> metric;  // the primary metric, when dev evaluation generated
+};
+
+struct RunRow {
+  std::string name;          // "12L-1H-admin-s1"
+  std::string architecture;  // "12L-1H"
+  std::string scheme;
+  int64_t heads = 0, layers = 0, seed = 0;
+  std::string run_dir;
+  // finished, diverged, failed (with error), unfinished (started, not ended), not started
+  std::string status;
+  std::string error;
+  bool has_summary = false;  // the run ended and wrote summary.json: the fields below are its
+  std::optional<int64_t> diverged_at_update, updates, parameters;
+  std::optional<double> best_dev, wall_time_s, train_time_s, tokens_per_s, peak_rss_mib;
+  std::optional<double> test_metric;  // the primary metric on test
+  nlohmann::json best_dev_summary, test;  // as summary.json has them
+  std::vector<DevPoint> dev_curve;
+
+  // Runs that have not ended yet are neither results nor failures.
+  bool ended() const { return status != "unfinished" && status != "not started"; }
+};
+
+struct InferenceRow {
+  std::string architecture;
+  int64_t heads = 0, batch = 0, length = 0;
+  double median_ms = 0, sentences_per_s = 0, tokens_per_s = 0;
+};
+
+// The deeper model's gain over the shallow one (same scheme), seed by seed.
+struct Gain {
+  std::string scheme;
+  int64_t heads = 0, unrolled = 0;  // heads per layer; shallow heads / heads
+  double gain = 0, sd = 0;          // in metric points, positive: the deeper model is better
+  int64_t seeds = 0;
+};
+
+struct StudyResults {
+  std::string preset, description, command;
+  int threads = 1, jobs = 1, threads_per_run = 1;
+  MetricInfo metric;
+  int64_t shallow_heads = 0;
+  bool complete = false;
+  std::vector<RunRow> runs;
+  std::vector<InferenceRow> inference;
+  // Written by the report:
+  std::vector<std::string> findings;
+  std::vector<Gain> gains;
+  std::vector<std::string> figure_notes;
+
+  nlohmann::json to_json() const;
+  // Missing optional fields stay unset; throws nlohmann's errors on a missing required one.
+  static StudyResults from_json(const nlohmann::json& json);
+};
+
+// One run's row, read back from its run folder (summary.json, metrics.jsonl, failed.txt).
+RunRow read_run_row(const GridRun& run, const std::string& run_dir, const MetricInfo& metric);
+
+}  // namespace headcount

@@ -1,0 +1,84 @@
+#include "task/translation_task.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "eval/metrics.h"
+
+namespace fs = std::filesystem;
+
+namespace headcount {
+
+MetricInfo TranslationTask::primary_metric() const { return {"bleu", "BLEU", /*lower_is_better=*/false}; }
+
+std::vector<std::string> TranslationTask::problems(const DataConfig& d) {
+  std::vector<std::string> out;
+  if (d.train_prefix.empty() || d.valid_prefix.empty())
+    out.push_back("data.task parallel needs data.train_prefix and data.valid_prefix");
+  if (d.tokenizer != "char" && d.tokenizer != "space" && d.tokenizer != "sentencepiece")
+    out.push_back(fmt::format("data.tokenizer '{}' is unknown: expected char, space or sentencepiece", d.tokenizer));
+  if (d.tokenizer == "sentencepiece" && d.vocab_size < 8) out.push_back("data.vocab_size must be at least 8 for sentencepiece");
+  return out;
+}
+
+static ParallelText read_pair(const DataConfig& c, const std::string& prefix, const std::string& key) {
+  ParallelText text;
+  const std::string source_path = prefix + "." + c.source_lang, target_path = prefix + "." + c.target_lang;
+  text.source = read_lines(source_path);
+  text.target = read_lines(target_path);
+  if (text.source.size() != text.target.size())
+    throw std::runtime_error(fmt::format("{} ({}): {} has {} lines but {} has {}", key, prefix, source_path,
+                                         text.source.size(), target_path, text.target.size()));
+  return text;
+}
+
+ParallelSplits TranslationTask::read_splits() const {
+  const auto& c = config_.data;
+  ParallelSplits raw;
+  raw.train = read_pair(c, c.train_prefix, "data.train_prefix");
+  raw.valid = read_pair(c, c.valid_prefix, "data.valid_prefix");
+  if (!c.test_prefix.empty()) raw.test = read_pair(c, c.test_prefix, "data.test_prefix");
+  return raw;
+}
+
+Seq2SeqTask::Tokenizers TranslationTask::make_tokenizers(const std::string& run_dir,
+                                                         const ParallelText* raw_train) const {
+  const auto& c = config_.data;
+  if (c.tokenizer != "sentencepiece") return {make_tokenizer(c.tokenizer), make_tokenizer(c.tokenizer)};
+  const fs::path dir(run_dir);
+  const bool joint = c.joint_vocabulary;
+  const auto source_model = (dir / (joint ? "sentencepiece.model" : "sentencepiece.source.model")).string();
+  const auto target_model = (dir / (joint ? "sentencepiece.model" : "sentencepiece.target.model")).string();
+  if (!fs::exists(source_model) || !fs::exists(target_model)) {
+    if (!raw_train) throw std::runtime_error(fmt::format("{}: missing sentencepiece model", source_model));
+    fs::create_directories(dir);
+    if (joint) {
+      train_sentencepiece({&raw_train->source, &raw_train->target}, (dir / "sentencepiece").string(), c.vocab_size);
+    } else {
+      train_sentencepiece({&raw_train->source}, (dir / "sentencepiece.source").string(), c.vocab_size);
+      train_sentencepiece({&raw_train->target}, (dir / "sentencepiece.target").string(), c.vocab_size);
+    }
+  }
+  return {make_tokenizer("sentencepiece", source_model), make_tokenizer("sentencepiece", target_model)};
+}
+
+Metrics TranslationTask::score(const std::vector<std::string>& hypotheses, const EvaluationSet& set) const {
+  const auto detokenized = target_tokenizer().detokenize_lines(hypotheses);
+  // One detokenizer pass over every reference, then regrouped.
+  std::vector<std::string> flat;
+  for (const auto& group : set.references) flat.insert(flat.end(), group.begin(), group.end());
+  const auto detokenized_flat = target_tokenizer().detokenize_lines(flat);
+  std::vector<std::vector<std::string>> references;
+  size_t next = 0;
+  for (const auto& group : set.references) {
+    references.emplace_back(detokenized_flat.begin() + next, detokenized_flat.begin() + next + group.size());
+    next += group.size();
+  }
+  return {{"bleu", corpus_bleu(detokenized, references)},
+          {"chrf", corpus_chrf(detokenized, references)},
+          {"sentences", static_cast<int64_t>(detokenized.size())}};
+}
+
+}  // namespace headcount
