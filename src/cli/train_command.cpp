@@ -30,6 +30,7 @@ namespace headcount {
 namespace fs = std::filesystem;
 
 namespace {
+
 struct TrainOptions {
   std::string config_path, out;
   std::vector<std::string> overrides;
@@ -37,6 +38,119 @@ struct TrainOptions {
   int rank = 0;
   std::string rendezvous;
 };
+
+// The run's config: the file given, or the run's own config.yaml when resuming, with the
+// overrides; checked in full (the task's keys too) before anything is written. Returns
+// the exit status 2 after printing the problem, or 0.
+int resolve_config(const TrainOptions& o, RunConfig& config) {
+  std::string path = o.config_path;
+  const auto own = fs::path(o.out) / "config.yaml";
+  if (path.empty() && o.resume && fs::exists(own)) path = own.string();
+  if (path.empty() && !o.resume) {
+    std::cerr << "headcount train: --config is required for a new run\n";
+    return 2;
+  }
+  try {
+    config = load_config(path, o.overrides);
+    make_task(config, make_runtime(config.train.device, config.train.precision), path.empty() ? "config" : path);
+  } catch (const ConfigError& e) {
+    std::cerr << "headcount train: " << e.what() << "\n";
+    return 2;
+  }
+  if (config.train.processes > 1 && !data_parallel_available()) {
+    std::cerr << "headcount train: train.processes is " << config.train.processes
+              << ", but this headcount was built without c10d's Gloo backend (Debian: apt-get install "
+                 "libgloo-dev, then rebuild); set train.processes: 1\n";
+    return 2;
+  }
+  return 0;
+}
+
+// Ranks 1..N-1 of a data-parallel run on this machine: copies of this program that rank 0
+// starts once the run folder holds the config and vocabularies they read, each logging to
+// RUN/rankR.log and joining through RUN/rendezvous.
+class LocalRanks {
+ public:
+  LocalRanks(const TrainOptions& options, int ranks, int threads)
+      : options_(options),
+        ranks_(ranks),
+        threads_(threads),
+        rendezvous_(fs::absolute(fs::path(options.out) / "rendezvous").string()) {
+    fs::create_directories(options.out);
+    fs::remove(rendezvous_);  // a group's file must be fresh
+  }
+  const std::string& rendezvous() const { return rendezvous_; }
+
+  void start() {
+    const std::string program = fs::read_symlink("/proc/self/exe").string();
+    const auto config = (fs::path(options_.out) / "config.yaml").string();
+    for (int r = 1; r < ranks_; ++r) {
+      std::vector<std::string> arguments{program, "--threads", std::to_string(threads_), "train", "--config", config,
+                                         "--out", options_.out, "--rank", std::to_string(r), "--rendezvous", rendezvous_};
+      if (options_.resume) arguments.push_back("--resume");
+      pids_.push_back(start_process(arguments, (fs::path(options_.out) / fmt::format("rank{}.log", r)).string(),
+                                    /*hold_stop_signals=*/true));
+    }
+  }
+  // When rank 0 fails, the others wait inside a collective that would only time out in an hour.
+  void kill_all() {
+    for (pid_t pid : pids_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    pids_.clear();
+    fs::remove(rendezvous_);
+  }
+  // The number of ranks that failed.
+  int wait_all() {
+    int failed = 0;
+    for (pid_t pid : pids_) failed += wait_for_process(pid) != 0;
+    pids_.clear();
+    fs::remove(rendezvous_);
+    return failed;
+  }
+
+ private:
+  const TrainOptions& options_;
+  int ranks_, threads_;
+  std::string rendezvous_;
+  std::vector<pid_t> pids_;
+};
+
+int run_training(const TrainOptions& options) {
+  RunConfig config;
+  if (int status = resolve_config(options, config)) return status;
+  StopSignal stop;
+  TrainRequest request{config, options.out, options.resume, 0};
+  request.stop_requested = [&stop] { return stop.requested(); };
+  request.rank = options.rank;
+  request.rendezvous_file = options.rendezvous;
+  const int ranks = static_cast<int>(config.train.processes);
+  std::unique_ptr<LocalRanks> others;
+  if (ranks > 1 && options.rank == 0) {
+    const int threads = std::max(1, torch::get_num_threads() / ranks);
+    torch::set_num_threads(threads);
+    others = std::make_unique<LocalRanks>(options, ranks, threads);
+    request.rendezvous_file = others->rendezvous();
+    request.start_other_ranks = [&others] { others->start(); };
+  }
+  nlohmann::json summary;
+  try {
+    summary = train(request, std::cout);
+  } catch (...) {
+    if (others) others->kill_all();
+    throw;
+  }
+  const int failed = others ? others->wait_all() : 0;
+  if (failed) {
+    std::cerr << fmt::format("headcount train: {} of the other ranks failed; see {}/rank*.log\n", failed, options.out);
+    return 1;
+  }
+  const auto& status = summary.at("status");
+  if (status == "interrupted") return options.rank == 0 ? stop.exit_status() : 0;
+  return status == "finished" || status == "diverged" ? 0 : 1;
+}
+
 }  // namespace
 
 Subcommand add_train_command(CLI::App& app) {
@@ -49,76 +163,7 @@ Subcommand add_train_command(CLI::App& app) {
   // Set by rank 0 when it starts the other ranks of a data-parallel run; not for users.
   sub->add_option("--rank", options->rank)->group("");
   sub->add_option("--rendezvous", options->rendezvous)->group("");
-  return {sub, [options]() -> int {
-            std::string path = options->config_path;
-            const auto own = fs::path(options->out) / "config.yaml";
-            if (path.empty() && options->resume && fs::exists(own)) path = own.string();
-            if (path.empty() && !options->resume) {
-              std::cerr << "headcount train: --config is required for a new run\n";
-              return 2;
-            }
-            RunConfig config;
-            try {
-              config = load_config(path, options->overrides);
-              make_task(config, make_runtime(config.train.device, config.train.precision), path.empty() ? "config" : path);
-            } catch (const ConfigError& e) {
-              std::cerr << "headcount train: " << e.what() << "\n";
-              return 2;
-            }
-            // Refused before anything is written into the run folder.
-            if (config.train.processes > 1 && !data_parallel_available()) {
-              std::cerr << "headcount train: train.processes is " << config.train.processes
-                        << ", but this headcount was built without c10d's Gloo backend (Debian: apt-get install "
-                           "libgloo-dev, then rebuild); set train.processes: 1\n";
-              return 2;
-            }
-            StopSignal stop;
-            TrainRequest request{config, options->out, options->resume, 0};
-            request.stop_requested = [&stop] { return stop.requested(); };
-            request.rank = options->rank;
-            request.rendezvous_file = options->rendezvous;
-            const int ranks = static_cast<int>(config.train.processes);
-            std::vector<pid_t> others;
-            if (ranks > 1 && options->rank == 0) {
-              const int threads = std::max(1, torch::get_num_threads() / ranks);
-              torch::set_num_threads(threads);
-              fs::create_directories(options->out);
-              request.rendezvous_file = fs::absolute(fs::path(options->out) / "rendezvous").string();
-              fs::remove(request.rendezvous_file);  // a group's file must be fresh
-              request.start_other_ranks = [&, threads] {
-                const std::string program = fs::read_symlink("/proc/self/exe").string();
-                for (int r = 1; r < ranks; ++r) {
-                  std::vector<std::string> arguments{program,   "--threads", std::to_string(threads),
-                                                     "train",   "--config",  own.string(),
-                                                     "--out",   options->out, "--rank",
-                                                     std::to_string(r), "--rendezvous", request.rendezvous_file};
-                  if (options->resume) arguments.push_back("--resume");
-                  others.push_back(start_process(arguments, (fs::path(options->out) / fmt::format("rank{}.log", r)).string(),
-                                                 /*hold_stop_signals=*/true));
-                }
-              };
-            }
-            nlohmann::json summary;
-            try {
-              summary = train(request, std::cout);
-            } catch (...) {
-              // The other ranks wait inside a collective that would only time out in an hour.
-              for (pid_t pid : others) {
-                kill(pid, SIGKILL);
-                waitpid(pid, nullptr, 0);
-              }
-              if (!others.empty()) fs::remove(request.rendezvous_file);
-              throw;
-            }
-            int failed = 0;
-            for (pid_t pid : others) failed += wait_for_process(pid) != 0;
-            if (ranks > 1 && options->rank == 0) fs::remove(request.rendezvous_file);
-            if (failed) std::cerr << fmt::format("headcount train: {} of the other ranks failed; see {}/rank*.log\n", failed, options->out);
-            const auto& status = summary.at("status");
-            if (failed) return 1;
-            if (status == "interrupted") return options->rank == 0 ? stop.exit_status() : 0;
-            return status == "finished" || status == "diverged" ? 0 : 1;
-          }};
+  return {sub, [options]() -> int { return run_training(*options); }};
 }
 
 }  // namespace headcount

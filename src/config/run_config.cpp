@@ -38,9 +38,9 @@ OptimizerKind parse_optimizer_kind(const std::string& name) {
   throw std::invalid_argument(fmt::format("unknown optimizer '{}': expected adam, adamw or radam", name));
 }
 
-void describe_fields(RunConfig& c, FieldTable& t) {
-  describe_model_fields(c.model, t, "model");
-  auto& d = c.data;
+namespace {
+
+void describe_data_fields(DataConfig& d, FieldTable& t) {
   t.add_enum("data.task", d.task, {TaskKind::Cmudict, TaskKind::Parallel}, &parse_task_kind,
              "cmudict (grapheme-to-phoneme on the embedded CMUdict) or parallel (files named by the prefixes)");
   t.add_string("data.train_prefix", d.train_prefix, "parallel: training files are PREFIX.SRC and PREFIX.TGT");
@@ -55,7 +55,9 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_boolean("data.keep_stress", d.keep_stress, "keep CMUdict's stress digits (AH0, AH1) as distinct phonemes");
   t.add_integer("data.max_tokens", d.max_tokens, "batch budget: examples x longest sequence in the batch");
   t.add_integer("data.max_length", d.max_length, "training examples longer than this (source or target) are skipped");
-  auto& r = c.train;
+}
+
+void describe_train_fields(TrainConfig& r, FieldTable& t) {
   t.add_enum("train.optimizer", r.optimizer, {OptimizerKind::Adam, OptimizerKind::AdamW, OptimizerKind::RAdam},
              &parse_optimizer_kind, "adam, adamw (both LibTorch's) or radam");
   t.add_number("train.lr", r.lr, "peak learning rate, reached at the end of warmup");
@@ -86,12 +88,23 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   t.add_string("train.device", r.device, "where the run computes: cpu");
   t.add_enum("train.precision", r.precision, {Precision::Fp32, Precision::Bf16, Precision::Fp16}, &parse_precision,
              "what the model computes in: fp32");
-  auto& e = c.eval;
+}
+
+void describe_eval_fields(EvalConfig& e, FieldTable& t) {
   t.add_integer("eval.beam", e.beam, "beam size for test decoding and translate (1: greedy); dev WER during training is greedy");
   t.add_number("eval.length_penalty", e.length_penalty, "beam scores are divided by length^length_penalty");
   t.add_number("eval.max_length_a", e.max_length_a, "longest output: a x source length + b");
   t.add_integer("eval.max_length_b", e.max_length_b, "longest output: a x source length + b");
   t.add_integer("eval.max_tokens", e.max_tokens, "decoding batch budget in source tokens x beam");
+}
+
+}  // namespace
+
+void describe_fields(RunConfig& c, FieldTable& t) {
+  describe_model_fields(c.model, t, "model");
+  describe_data_fields(c.data, t);
+  describe_train_fields(c.train, t);
+  describe_eval_fields(c.eval, t);
 }
 
 // Walks a YAML mapping into dotted keys, remembering where each value stands.

@@ -17,6 +17,30 @@ namespace fs = std::filesystem;
 
 namespace headcount {
 
+namespace {
+
+// The grid's rows read back from the run folders, with what the report says of the study.
+StudyResults collect_results(const Preset& preset, const std::vector<GridRun>& grid, const CompareRequest& request,
+                             const GridRunnerOptions& options, int threads, const MetricInfo& metric) {
+  StudyResults results;
+  results.preset = preset.name;
+  results.description = preset.description;
+  results.command = request.command_line;
+  results.threads = threads;
+  results.jobs = options.jobs;
+  results.threads_per_run = options.threads_per_run;
+  results.metric = metric;
+  results.shallow_heads = grid.front().heads;
+  for (const auto& run : grid)
+    results.runs.push_back(read_run_row(run, (fs::path(options.out) / "runs" / run.name).string(), metric));
+  // Complete when every run has finished, diverged or failed (a failed run is reported,
+  // and re-running the command tries it again).
+  results.complete = std::all_of(results.runs.begin(), results.runs.end(), [](const RunRow& r) { return r.ended(); });
+  return results;
+}
+
+}  // namespace
+
 nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   auto preset = load_preset(request.preset);
   if (request.seeds > 0) preset.seeds = request.seeds;
@@ -43,20 +67,8 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   const bool stopping = request.stop_requested && request.stop_requested();
   if (stopping) log << "stopped on request: run the same command again to go on\n";
 
-  StudyResults results;
-  results.preset = preset.name;
-  results.description = preset.description;
-  results.command = request.command_line;
-  results.threads = threads;
-  results.jobs = options.jobs;
-  results.threads_per_run = options.threads_per_run;
-  results.metric = make_task(base, runtime)->primary_metric();
-  results.shallow_heads = grid.front().heads;
-  for (const auto& run : grid)
-    results.runs.push_back(read_run_row(run, (out / "runs" / run.name).string(), results.metric));
-  // Complete when every run has finished, diverged or failed (a failed run is reported,
-  // and re-running the command tries it again).
-  results.complete = std::all_of(results.runs.begin(), results.runs.end(), [](const RunRow& r) { return r.ended(); });
+  auto results =
+      collect_results(preset, grid, request, options, threads, make_task(base, runtime)->primary_metric());
 
   // Inference speed: one trained model per architecture, all measured in this process.
   if (results.complete) {

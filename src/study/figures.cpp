@@ -28,6 +28,15 @@ void run_gnuplot(const fs::path& figures, const std::string& script, std::vector
 
 std::string separator(const std::string& plots) { return plots.empty() ? "" : ", \\\n     "; }
 
+// One run's dev curve as a data file: update, loss, metric (NaN where not measured), time.
+void write_dev_curve(const RunRow& run, const std::string& metric, const fs::path& data) {
+  std::ofstream dat(data / (run.name + ".dev.dat"));
+  dat << "# update dev_loss dev_" << metric << " elapsed_s\n";
+  for (const auto& p : run.dev_curve)
+    dat << p.update << " " << nlohmann::json(p.loss).dump() << " " << (p.metric ? nlohmann::json(*p.metric).dump() : "NaN")
+        << " " << nlohmann::json(p.elapsed_s).dump() << "\n";
+}
+
 // The dev curves of every run: loss against updates and the metric against minutes, with
 // diverged runs marked where they diverged.
 void dev_curve_figures(const StudyResults& results, const fs::path& figures, std::vector<std::string>& notes) {
@@ -42,11 +51,7 @@ void dev_curve_figures(const StudyResults& results, const fs::path& figures, std
   for (const auto& run : results.runs) seeds.insert(run.seed);
   std::string loss_plots, metric_plots, diverged_points;
   for (const auto& run : results.runs) {
-    std::ofstream dat(data / (run.name + ".dev.dat"));
-    dat << "# update dev_loss dev_" << metric << " elapsed_s\n";
-    for (const auto& p : run.dev_curve)
-      dat << p.update << " " << nlohmann::json(p.loss).dump() << " "
-          << (p.metric ? nlohmann::json(*p.metric).dump() : "NaN") << " " << nlohmann::json(p.elapsed_s).dump() << "\n";
+    write_dev_curve(run, metric, data);
     if (!run.dev_curve.empty()) {
       // Colour by scheme, dash and point by architecture, one key entry for all seeds of a
       // cell: a 27-run grid stays readable, and seeds of one cell show as a bundle.

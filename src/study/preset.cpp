@@ -38,6 +38,38 @@ int64_t read_integer(const YAML::Node& node, const std::string& path, const std:
   }
 }
 
+// One top-level key of a preset file into preset; throws ConfigError naming the line.
+void read_entry(const std::string& key, const YAML::Node& value, const std::string& path, int line, Preset& preset) {
+  if (key == "description") preset.description = value.as<std::string>();
+  else if (key == "config") preset.config_path = value.as<std::string>();
+  else if (key == "heads") preset.heads = read_list<int64_t>(value, path, key);
+  else if (key == "seeds") preset.seeds = read_integer(value, path, key);
+  else if (key == "schemes") {
+    for (const auto& scheme : read_list<std::string>(value, path, key)) {
+      try {
+        preset.schemes.push_back(parse_residual_scheme(scheme));
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError(fmt::format("{}:{}: schemes: {}", path, line, e.what()));
+      }
+    }
+  } else if (key == "set") {
+    if (!value.IsMap()) throw ConfigError(fmt::format("{}:{}: 'set' expects a mapping of config keys", path, line));
+    for (const auto& o : value) preset.overrides.push_back(o.first.as<std::string>() + "=" + o.second.Scalar());
+  } else if (key == "inference") {
+    for (const auto& o : value) {
+      const auto sub = o.first.as<std::string>();
+      if (sub == "batch_sizes") preset.inference.batch_sizes = read_list<int64_t>(o.second, path, "inference.batch_sizes");
+      else if (sub == "lengths") preset.inference.lengths = read_list<int64_t>(o.second, path, "inference.lengths");
+      else if (sub == "repeats") preset.inference.repeats = read_integer(o.second, path, "inference.repeats");
+      else throw ConfigError(fmt::format("{}:{}: unknown key 'inference.{}' (expected batch_sizes, lengths, repeats)",
+                                         path, o.first.Mark().line + 1, sub));
+    }
+  } else {
+    throw ConfigError(fmt::format(
+        "{}:{}: unknown key '{}' (expected description, config, heads, schemes, seeds, set, inference)", path, line, key));
+  }
+}
+
 }  // namespace
 
 Preset load_preset(const std::string& name) {
@@ -60,39 +92,7 @@ Preset load_preset(const std::string& name) {
   if (!root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys", path));
   Preset preset;
   preset.name = std::filesystem::path(path).stem().string();
-  for (const auto& item : root) {
-    const auto key = item.first.as<std::string>();
-    const auto& value = item.second;
-    const int line = item.first.Mark().line + 1;
-    if (key == "description") preset.description = value.as<std::string>();
-    else if (key == "config") preset.config_path = value.as<std::string>();
-    else if (key == "heads") preset.heads = read_list<int64_t>(value, path, key);
-    else if (key == "seeds") preset.seeds = read_integer(value, path, key);
-    else if (key == "schemes") {
-      for (const auto& scheme : read_list<std::string>(value, path, key)) {
-        try {
-          preset.schemes.push_back(parse_residual_scheme(scheme));
-        } catch (const std::invalid_argument& e) {
-          throw ConfigError(fmt::format("{}:{}: schemes: {}", path, line, e.what()));
-        }
-      }
-    } else if (key == "set") {
-      if (!value.IsMap()) throw ConfigError(fmt::format("{}:{}: 'set' expects a mapping of config keys", path, line));
-      for (const auto& o : value) preset.overrides.push_back(o.first.as<std::string>() + "=" + o.second.Scalar());
-    } else if (key == "inference") {
-      for (const auto& o : value) {
-        const auto sub = o.first.as<std::string>();
-        if (sub == "batch_sizes") preset.inference.batch_sizes = read_list<int64_t>(o.second, path, "inference.batch_sizes");
-        else if (sub == "lengths") preset.inference.lengths = read_list<int64_t>(o.second, path, "inference.lengths");
-        else if (sub == "repeats") preset.inference.repeats = read_integer(o.second, path, "inference.repeats");
-        else throw ConfigError(fmt::format("{}:{}: unknown key 'inference.{}' (expected batch_sizes, lengths, repeats)",
-                                           path, o.first.Mark().line + 1, sub));
-      }
-    } else {
-      throw ConfigError(fmt::format(
-          "{}:{}: unknown key '{}' (expected description, config, heads, schemes, seeds, set, inference)", path, line, key));
-    }
-  }
+  for (const auto& item : root) read_entry(item.first.as<std::string>(), item.second, path, item.first.Mark().line + 1, preset);
   if (preset.config_path.empty()) throw ConfigError(fmt::format("{}: 'config' (the task's train config) is required", path));
   if (preset.schemes.empty()) throw ConfigError(fmt::format("{}: 'schemes' must name at least one residual scheme", path));
   if (preset.seeds < 1) throw ConfigError(fmt::format("{}: 'seeds' must be at least 1", path));
