@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -95,7 +96,9 @@ TEST(Loss, LabelSmoothingMatchesFairseqFormula) {
 
 // A tiny parallel corpus (reverse a sequence of letters) in the fairseq file layout.
 std::string write_reverse_corpus() {
-  const auto dir = fs::temp_directory_path() / "hc_reverse_corpus";
+  // One folder per process: CTest may run several tests at once, and a test reading the
+  // corpus while another rewrites it would read a torn file.
+  const auto dir = fs::temp_directory_path() / fmt::format("hc_reverse_corpus_{}", getpid());
   fs::create_directories(dir);
   std::mt19937 random(5);
   for (auto [name, lines] : {std::pair{"train", 300}, std::pair{"valid", 30}, std::pair{"test", 20}}) {

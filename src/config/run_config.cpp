@@ -7,41 +7,25 @@
 #include <map>
 #include <sstream>
 
+#include "util/enum_names.h"
+
 namespace headcount {
 
-std::string to_string(TaskKind task) {
-  switch (task) {
-    case TaskKind::Cmudict: return "cmudict";
-    case TaskKind::Parallel: return "parallel";
-  }
-  return "?";
-}
+namespace {
+constexpr NamedValue<TaskKind> kTasks[] = {{TaskKind::Cmudict, "cmudict"}, {TaskKind::Parallel, "parallel"}};
+constexpr NamedValue<OptimizerKind> kOptimizers[] = {
+    {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}, {OptimizerKind::RAdam, "radam"}};
+}  // namespace
 
-TaskKind parse_task_kind(const std::string& name) {
-  for (auto t : {TaskKind::Cmudict, TaskKind::Parallel})
-    if (to_string(t) == name) return t;
-  throw std::invalid_argument(fmt::format("unknown task '{}': expected cmudict or parallel", name));
-}
-
-std::string to_string(OptimizerKind optimizer) {
-  switch (optimizer) {
-    case OptimizerKind::Adam: return "adam";
-    case OptimizerKind::AdamW: return "adamw";
-    case OptimizerKind::RAdam: return "radam";
-  }
-  return "?";
-}
-
-OptimizerKind parse_optimizer_kind(const std::string& name) {
-  for (auto o : {OptimizerKind::Adam, OptimizerKind::AdamW, OptimizerKind::RAdam})
-    if (to_string(o) == name) return o;
-  throw std::invalid_argument(fmt::format("unknown optimizer '{}': expected adam, adamw or radam", name));
-}
+std::string to_string(TaskKind task) { return name_of(kTasks, task); }
+TaskKind parse_task_kind(const std::string& name) { return parse_named(kTasks, name, "task"); }
+std::string to_string(OptimizerKind optimizer) { return name_of(kOptimizers, optimizer); }
+OptimizerKind parse_optimizer_kind(const std::string& name) { return parse_named(kOptimizers, name, "optimizer"); }
 
 namespace {
 
 void describe_data_fields(DataConfig& d, FieldTable& t) {
-  t.add_enum("data.task", d.task, {TaskKind::Cmudict, TaskKind::Parallel}, &parse_task_kind,
+  t.add_enum("data.task", d.task, values_of(kTasks), &parse_task_kind,
              "cmudict (grapheme-to-phoneme on the embedded CMUdict) or parallel (files named by the prefixes)");
   t.add_string("data.train_prefix", d.train_prefix, "parallel: training files are PREFIX.SRC and PREFIX.TGT");
   t.add_string("data.valid_prefix", d.valid_prefix, "parallel: dev files");
@@ -58,8 +42,8 @@ void describe_data_fields(DataConfig& d, FieldTable& t) {
 }
 
 void describe_train_fields(TrainConfig& r, FieldTable& t) {
-  t.add_enum("train.optimizer", r.optimizer, {OptimizerKind::Adam, OptimizerKind::AdamW, OptimizerKind::RAdam},
-             &parse_optimizer_kind, "adam, adamw (both LibTorch's) or radam");
+  t.add_enum("train.optimizer", r.optimizer, values_of(kOptimizers), &parse_optimizer_kind,
+             "adam, adamw (both LibTorch's) or radam");
   t.add_number("train.lr", r.lr, "peak learning rate, reached at the end of warmup");
   t.add_number("train.warmup_init_lr", r.warmup_init_lr, "learning rate at update 0");
   t.add_integer("train.warmup_updates", r.warmup_updates, "linear warmup length; inverse square root decay after");

@@ -4,31 +4,20 @@
 
 #include <stdexcept>
 
+#include "util/enum_names.h"
+
 namespace headcount {
 
-std::string to_string(Activation activation) { return activation == Activation::Relu ? "relu" : "gelu"; }
+namespace {
+constexpr NamedValue<Activation> kActivations[] = {{Activation::Relu, "relu"}, {Activation::Gelu, "gelu"}};
+constexpr NamedValue<Architecture> kArchitectures[] = {
+    {Architecture::EncoderDecoder, "encoder-decoder"}, {Architecture::Encoder, "encoder"}, {Architecture::Decoder, "decoder"}};
+}  // namespace
 
-Activation parse_activation(const std::string& name) {
-  if (name == "relu") return Activation::Relu;
-  if (name == "gelu") return Activation::Gelu;
-  throw std::invalid_argument(fmt::format("unknown activation '{}': expected relu or gelu", name));
-}
-
-std::string to_string(Architecture architecture) {
-  switch (architecture) {
-    case Architecture::EncoderDecoder: return "encoder-decoder";
-    case Architecture::Encoder: return "encoder";
-    case Architecture::Decoder: return "decoder";
-  }
-  return "?";
-}
-
-Architecture parse_architecture(const std::string& name) {
-  for (auto a : {Architecture::EncoderDecoder, Architecture::Encoder, Architecture::Decoder})
-    if (to_string(a) == name) return a;
-  throw std::invalid_argument(
-      fmt::format("unknown architecture '{}': expected encoder-decoder, encoder or decoder", name));
-}
+std::string to_string(Activation activation) { return name_of(kActivations, activation); }
+Activation parse_activation(const std::string& name) { return parse_named(kActivations, name, "activation"); }
+std::string to_string(Architecture architecture) { return name_of(kArchitectures, architecture); }
+Architecture parse_architecture(const std::string& name) { return parse_named(kArchitectures, name, "architecture"); }
 
 static void check_stack(const StackConfig& stack, int64_t d_model, const std::string& key,
                         std::vector<std::string>& out) {

@@ -54,6 +54,7 @@ ResidualScheme parse_residual_scheme(const std::string& name) {
     if (name == t.name) return t.scheme;
     names += (names.empty() ? "" : ", ") + std::string(t.name);
   }
+  // As util/enum_names.h words it; the names come from the traits table.
   throw std::invalid_argument(fmt::format("unknown residual scheme '{}': expected one of {}", name, names));
 }
 

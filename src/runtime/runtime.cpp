@@ -4,22 +4,16 @@
 
 #include <stdexcept>
 
+#include "util/enum_names.h"
+
 namespace headcount {
 
-std::string to_string(Precision precision) {
-  switch (precision) {
-    case Precision::Fp32: return "fp32";
-    case Precision::Bf16: return "bf16";
-    case Precision::Fp16: return "fp16";
-  }
-  return "?";
-}
+namespace {
+constexpr NamedValue<Precision> kPrecisions[] = {{Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}, {Precision::Fp16, "fp16"}};
+}  // namespace
 
-Precision parse_precision(const std::string& name) {
-  for (auto p : {Precision::Fp32, Precision::Bf16, Precision::Fp16})
-    if (to_string(p) == name) return p;
-  throw std::invalid_argument(fmt::format("unknown precision '{}': expected fp32, bf16 or fp16", name));
-}
+std::string to_string(Precision precision) { return name_of(kPrecisions, precision); }
+Precision parse_precision(const std::string& name) { return parse_named(kPrecisions, name, "precision"); }
 
 std::string Runtime::describe() const { return fmt::format("{}, {}", device.str(), to_string(precision)); }
 

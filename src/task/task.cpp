@@ -4,23 +4,17 @@
 
 #include <stdexcept>
 
+#include "util/enum_names.h"
+
 namespace headcount {
 
-Split parse_split(const std::string& name) {
-  if (name == "train") return Split::Train;
-  if (name == "valid" || name == "dev") return Split::Valid;
-  if (name == "test") return Split::Test;
-  throw std::invalid_argument(fmt::format("unknown split '{}': expected train, valid or test", name));
-}
+namespace {
+// "dev" is fairseq's and GLUE's name for the valid split.
+constexpr NamedValue<Split> kSplits[] = {{Split::Train, "train"}, {Split::Valid, "valid"}, {Split::Valid, "dev"}, {Split::Test, "test"}};
+}  // namespace
 
-std::string to_string(Split split) {
-  switch (split) {
-    case Split::Train: return "train";
-    case Split::Valid: return "valid";
-    case Split::Test: return "test";
-  }
-  return "?";
-}
+Split parse_split(const std::string& name) { return parse_named(kSplits, name, "split"); }
+std::string to_string(Split split) { return name_of(kSplits, split); }
 
 MetricInfo loss_metric() { return {"loss", "loss", /*lower_is_better=*/true}; }
 
