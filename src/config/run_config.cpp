@@ -12,7 +12,10 @@
 namespace headcount {
 
 namespace {
-constexpr NamedValue<TaskKind> kTasks[] = {{TaskKind::Cmudict, "cmudict"}, {TaskKind::Parallel, "parallel"}};
+constexpr NamedValue<TaskKind> kTasks[] = {{TaskKind::Cmudict, "cmudict"},
+                                           {TaskKind::Parallel, "parallel"},
+                                           {TaskKind::MaskedLm, "masked-lm"},
+                                           {TaskKind::Classification, "classification"}};
 constexpr NamedValue<OptimizerKind> kOptimizers[] = {
     {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}, {OptimizerKind::RAdam, "radam"}};
 }  // namespace
@@ -26,7 +29,8 @@ namespace {
 
 void describe_data_fields(DataConfig& d, FieldTable& t) {
   t.add_enum("data.task", d.task, values_of(kTasks), &parse_task_kind,
-             "cmudict (grapheme-to-phoneme on the embedded CMUdict) or parallel (files named by the prefixes)");
+             "cmudict (grapheme-to-phoneme on the embedded CMUdict), parallel (translation, files named by the "
+             "prefixes), masked-lm (pretraining on text files) or classification (TSV files, GLUE's among them)");
   t.add_string("data.train_prefix", d.train_prefix, "parallel: training files are PREFIX.SRC and PREFIX.TGT");
   t.add_string("data.valid_prefix", d.valid_prefix, "parallel: dev files");
   t.add_string("data.test_prefix", d.test_prefix, "parallel: test files (optional)");
@@ -38,7 +42,35 @@ void describe_data_fields(DataConfig& d, FieldTable& t) {
   t.add_string("data.cmudict_path", d.cmudict_path, "CMUdict file (plain or .gz), relative to the working directory");
   t.add_boolean("data.keep_stress", d.keep_stress, "keep CMUdict's stress digits (AH0, AH1) as distinct phonemes");
   t.add_integer("data.max_tokens", d.max_tokens, "batch budget: examples x longest sequence in the batch");
-  t.add_integer("data.max_length", d.max_length, "training examples longer than this (source or target) are skipped");
+  t.add_integer("data.max_length", d.max_length,
+                "seq2seq: training examples longer than this (source or target) are skipped; masked-lm: tokens a "
+                "sequence holds (<s> and </s> included); classification: inputs are cut to this many tokens");
+  t.add_string("data.train_file", d.train_file, "masked-lm: text (a sentence a line, a blank line between documents); "
+               "classification: TSV");
+  t.add_string("data.valid_file", d.valid_file, "masked-lm, classification: the dev split");
+  t.add_string("data.test_file", d.test_file, "masked-lm, classification: the test split (optional)");
+  t.add_number("data.mask_probability", d.mask_probability, "masked-lm: share of each sequence's tokens predicted");
+  t.add_number("data.random_token_probability", d.random_token_probability,
+               "masked-lm: of the predicted tokens, the share replaced by a random token");
+  t.add_number("data.leave_unmasked_probability", d.leave_unmasked_probability,
+               "masked-lm: of the predicted tokens, the share left unchanged (the rest become <mask>)");
+  t.add_boolean("data.whole_word_masking", d.whole_word_masking,
+                "masked-lm: choose whole words (a piece starting with U+2581 starts a word), not pieces");
+  t.add_string("data.glue_task", d.glue_task,
+               "classification: the GLUE task whose TSV layout, labels and metric the files have (cola, sst2, mrpc, "
+               "qqp, stsb, mnli, qnli, rte, wnli), or none for named columns");
+  t.add_string("data.glue_dir", d.glue_dir,
+               "classification: a GLUE task folder; unset split files default to its train.tsv and dev.tsv "
+               "(MNLI: dev_matched.tsv, and dev_mismatched.tsv as test)");
+  t.add_string("data.sentence1_column", d.sentence1_column, "classification, glue_task none: the header of the text column");
+  t.add_string("data.sentence2_column", d.sentence2_column,
+               "classification, glue_task none: the second text of a pair (empty: single sentences)");
+  t.add_string("data.label_column", d.label_column, "classification, glue_task none: the header of the label column");
+  t.add_boolean("data.regression", d.regression, "classification, glue_task none: the label is a number to predict");
+  t.add_string("data.metric", d.metric,
+               "classification: the primary metric (accuracy, f1, mcc, pearson, spearman); empty: GLUE's for the "
+               "task, else accuracy (pearson for regression)");
+  t.add_string("data.positive_label", d.positive_label, "classification: the class F1 is computed for (empty: 1)");
 }
 
 void describe_train_fields(TrainConfig& r, FieldTable& t) {
@@ -69,6 +101,9 @@ void describe_train_fields(TrainConfig& r, FieldTable& t) {
   t.add_integer("train.seed", r.seed, "seed for initialisation, dropout and batch order");
   t.add_integer("train.average_last", r.average_last,
                 "keep the checkpoints of the last K evaluations and average them at the end (test uses the average if its dev score is at least as good as the best checkpoint's); 0: off");
+  t.add_string("train.init_from", r.init_from,
+               "classification: a masked-LM run folder whose encoder weights and vocabulary to start from (its best "
+               "checkpoint, else its last); empty: from scratch");
   t.add_string("train.device", r.device, "where the run computes: cpu");
   t.add_enum("train.precision", r.precision, {Precision::Fp32, Precision::Bf16, Precision::Fp16}, &parse_precision,
              "what the model computes in: fp32");

@@ -14,8 +14,10 @@ namespace headcount {
 
 // The tasks a run can train (src/task/: one class each, made by make_task).
 enum class TaskKind {
-  Cmudict,   // grapheme-to-phoneme on the embedded CMUdict
-  Parallel,  // translation on a user's parallel corpus
+  Cmudict,         // grapheme-to-phoneme on the embedded CMUdict
+  Parallel,        // translation on a user's parallel corpus
+  MaskedLm,        // BERT-style pretraining on plain text
+  Classification,  // one sentence or a pair -> a label or a score (GLUE files, any TSV)
 };
 std::string to_string(TaskKind task);
 TaskKind parse_task_kind(const std::string& name);
@@ -36,6 +38,20 @@ struct DataConfig {
   bool keep_stress = false;  // CMUdict: keep the 0/1/2 stress digits on vowels
   int64_t max_tokens = 4000;  // per batch: examples * longest (source or target) length
   int64_t max_length = 64;    // longer examples are left out of training
+  // Masked-LM and classification: the split files (plain text, or TSV).
+  std::string train_file, valid_file, test_file;
+  // Masked-LM (task/masked_lm_task.h).
+  double mask_probability = 0.15;
+  double random_token_probability = 0.1;    // of the chosen tokens, replaced by a random one
+  double leave_unmasked_probability = 0.1;  // of the chosen tokens, left as they are
+  bool whole_word_masking = false;
+  // Classification (task/classification_task.h).
+  std::string glue_task = "none";   // cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli; none: named columns
+  std::string glue_dir;             // a GLUE task folder: the split files default to its TSVs
+  std::string sentence1_column = "sentence", sentence2_column, label_column = "label";
+  bool regression = false;          // the label is a number (STS-B)
+  std::string metric;               // the primary metric; empty: the task's (GLUE's) own
+  std::string positive_label;       // the class F1 is of; empty: "1"
 };
 
 struct TrainConfig {
@@ -62,6 +78,9 @@ struct TrainConfig {
   double divergence_loss = 20.0;      // a train loss above this ends the run as diverged
   int64_t seed = 1;
   int64_t average_last = 0;  // average the last K saved checkpoints at the end; 0: off
+  // A run folder to start from: a classifier takes its encoder weights and its vocabulary
+  // (a masked-LM pretraining run); empty: from scratch.
+  std::string init_from;
   std::string device = "cpu";                // where the run computes (runtime/runtime.h)
   Precision precision = Precision::Fp32;     // what it computes in
 };

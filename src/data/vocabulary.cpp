@@ -18,6 +18,11 @@ void Vocabulary::add(const std::string& token) {
   tokens_.push_back(token);
 }
 
+int64_t Vocabulary::add_symbol(const std::string& token) {
+  if (!contains(token)) add(token);
+  return index_.at(token);
+}
+
 std::vector<std::string> split_tokens(const std::string& sentence) {
   std::vector<std::string> out;
   size_t i = 0;

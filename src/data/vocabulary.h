@@ -19,6 +19,9 @@ class Vocabulary {
   static Vocabulary build(const std::vector<const std::vector<std::string>*>& sentences);
 
   int64_t size() const { return static_cast<int64_t>(tokens_.size()); }
+  // Appends a symbol the data does not contain (masked-LM's "<mask>"); returns its index.
+  int64_t add_symbol(const std::string& token);
+  bool contains(const std::string& token) const { return index_.count(token) > 0; }
   int64_t index(const std::string& token) const;
   const std::string& token(int64_t index) const { return tokens_.at(index); }
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "model/model_fields.h"
@@ -23,8 +24,13 @@ ModelConfig model_config_from_json(const nlohmann::json& json) {
   ModelConfig config;
   FieldTable table;
   describe_model_fields(config, table, "model");
+  // Keys that came after the first checkpoints were written keep their defaults there.
+  const std::set<std::string> added_later{"model.head", "model.classes"};
   for (const auto& f : table.fields()) {
-    if (!json.contains(f.key)) throw std::invalid_argument(fmt::format("checkpoint lacks model key '{}'", f.key));
+    if (!json.contains(f.key)) {
+      if (added_later.count(f.key)) continue;
+      throw std::invalid_argument(fmt::format("checkpoint lacks model key '{}'", f.key));
+    }
     f.set(json.at(f.key).get<std::string>());
   }
   return config;
@@ -61,6 +67,31 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   loaded.extra = nlohmann::json::parse(extra_text.toStringRef());
   loaded.archive = archive_pointer;
   return loaded;
+}
+
+void copy_encoder_weights(const Transformer& from, Transformer& to) {
+  const auto a = model_config_to_json(from->config()), b = model_config_to_json(to->config());
+  for (const auto& [key, value] : a.items()) {
+    const bool encoder_key = key.rfind("model.encoder.", 0) == 0 ||
+                             std::set<std::string>{"model.architecture", "model.d_model", "model.activation",
+                                                   "model.learned_positions", "model.max_positions", "model.residual",
+                                                   "model.source_vocab_size"}
+                                 .count(key);
+    if (encoder_key && b.at(key) != value)
+      throw std::invalid_argument(fmt::format("{}: the pretrained model has {}, this one {}", key,
+                                              value.get<std::string>(), b.at(key).get<std::string>()));
+  }
+  auto is_encoder_part = [](const std::string& name) {
+    for (const char* prefix : {"source_embedding.", "learned_positions.", "encoder.", "sinusoidal_positions"})
+      if (name.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  torch::NoGradGuard no_grad;
+  const auto source_parameters = from->named_parameters(), source_buffers = from->named_buffers();
+  for (auto& item : to->named_parameters())
+    if (is_encoder_part(item.key())) item.value().copy_(source_parameters[item.key()]);
+  for (auto& item : to->named_buffers())
+    if (is_encoder_part(item.key())) item.value().copy_(source_buffers[item.key()]);
 }
 
 void average_checkpoints(const std::vector<std::string>& paths, const std::string& output) {

@@ -29,6 +29,12 @@ struct LoadedCheckpoint {
 // The model is built on the CPU and moved to device.
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device = torch::kCPU);
 
+// Copies the encoder of a trained model (embeddings, positions, the encoder stack with
+// Admin's w) into another whose encoder is built the same: a classifier fine-tuned from a
+// masked-LM pretraining run. Throws std::invalid_argument naming the first key in which the
+// two encoders differ.
+void copy_encoder_weights(const Transformer& from, Transformer& to);
+
 // Element-wise mean of the parameters and buffers of several checkpoints of one model
 // (fairseq's average_checkpoints), saved as a checkpoint of its own with the first's extra.
 void average_checkpoints(const std::vector<std::string>& paths, const std::string& output);

@@ -12,7 +12,11 @@ namespace {
 constexpr NamedValue<Activation> kActivations[] = {{Activation::Relu, "relu"}, {Activation::Gelu, "gelu"}};
 constexpr NamedValue<Architecture> kArchitectures[] = {
     {Architecture::EncoderDecoder, "encoder-decoder"}, {Architecture::Encoder, "encoder"}, {Architecture::Decoder, "decoder"}};
+constexpr NamedValue<Head> kHeads[] = {{Head::None, "none"}, {Head::MaskedLm, "masked-lm"}, {Head::Classification, "classification"}};
 }  // namespace
+
+std::string to_string(Head head) { return name_of(kHeads, head); }
+Head parse_head(const std::string& name) { return parse_named(kHeads, name, "head"); }
 
 std::string to_string(Activation activation) { return name_of(kActivations, activation); }
 Activation parse_activation(const std::string& name) { return parse_named(kActivations, name, "activation"); }
@@ -41,6 +45,10 @@ std::vector<std::string> ModelConfig::problems(bool check_vocabulary) const {
   if (max_positions < 1) out.push_back(fmt::format("model.max_positions must be positive, got {}", max_positions));
   if (share_all_embeddings && architecture != Architecture::EncoderDecoder)
     out.push_back("model.share_all_embeddings needs architecture encoder-decoder");
+  if (head != Head::None && architecture != Architecture::Encoder)
+    out.push_back(fmt::format("model.head {} needs architecture encoder", to_string(head)));
+  if (head == Head::Classification && classes < 1)
+    out.push_back(fmt::format("model.classes must be at least 1 for a classification head, got {}", classes));
   if (check_vocabulary) {
     if (has_encoder() && source_vocab_size < 1) out.push_back("source vocabulary is empty");
     if (has_decoder() && target_vocab_size < 1) out.push_back("target vocabulary is empty");

@@ -20,6 +20,15 @@ enum class Architecture { EncoderDecoder, Encoder, Decoder };
 std::string to_string(Architecture architecture);
 Architecture parse_architecture(const std::string& name);
 
+// What an encoder-only model puts on top of its encoder (model/heads.h); the task sets it.
+enum class Head {
+  None,
+  MaskedLm,        // RoBERTa's LM head: dense, GELU, LayerNorm, the tied output projection
+  Classification,  // on the first token: dropout, dense, tanh, dropout, linear to `classes`
+};
+std::string to_string(Head head);
+Head parse_head(const std::string& name);
+
 struct StackConfig {
   int64_t layers = 6;
   int64_t heads = 8;
@@ -49,6 +58,8 @@ struct ModelConfig {
   ResidualScheme residual = ResidualScheme::PostLn;
   int64_t source_vocab_size = 0;  // set from the data
   int64_t target_vocab_size = 0;
+  Head head = Head::None;  // set by the task
+  int64_t classes = 0;     // classification head outputs (1: a regression score); set by the task
 
   bool has_encoder() const { return architecture != Architecture::Decoder; }
   bool has_decoder() const { return architecture != Architecture::Encoder; }

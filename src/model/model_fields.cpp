@@ -31,6 +31,9 @@ void describe_model_fields(ModelConfig& m, FieldTable& t, const std::string& p) 
              "residual scheme (the table below and docs/method.md)");
   t.add_integer(p + ".source_vocab_size", m.source_vocab_size, "set from the data; leave 0");
   t.add_integer(p + ".target_vocab_size", m.target_vocab_size, "set from the data; leave 0");
+  t.add_enum(p + ".head", m.head, {Head::None, Head::MaskedLm, Head::Classification}, &parse_head,
+             "what an encoder-only model has on top (set by the task: masked-lm, classification)");
+  t.add_integer(p + ".classes", m.classes, "classification head outputs; set from the data");
 }
 
 }  // namespace headcount

@@ -65,6 +65,10 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
     torch::NoGradGuard no_grad;
     output_weight.normal_(0.0, std::pow(static_cast<double>(c.d_model), -0.5));
   }
+  if (c.head == Head::MaskedLm)
+    masked_lm_head = register_module("masked_lm_head", MaskedLmHead(c.d_model, output_weight));
+  if (c.head == Head::Classification)
+    classification_head = register_module("classification_head", ClassificationHead(c.d_model, c.classes, c.dropout));
   if (c.learned_positions) {
     learned_positions = register_module("learned_positions", torch::nn::Embedding(c.max_positions, c.d_model));
     torch::NoGradGuard no_grad;
@@ -126,6 +130,16 @@ void DecoderState::reorder(const torch::Tensor& order) {
 }
 
 torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) { return torch::matmul(hidden, output_weight.t()); }
+
+torch::Tensor TransformerImpl::masked_lm_logits(const torch::Tensor& hidden, const torch::Tensor& positions) {
+  TORCH_CHECK(masked_lm_head, "this model has no masked-LM head");
+  return masked_lm_head->forward(hidden.reshape({-1, hidden.size(-1)}).index_select(0, positions));
+}
+
+torch::Tensor TransformerImpl::classify(const torch::Tensor& hidden) {
+  TORCH_CHECK(classification_head, "this model has no classification head");
+  return classification_head->forward(hidden);
+}
 
 std::vector<Residual> TransformerImpl::encoder_residuals() const {
   return encoder ? encoder->residuals() : std::vector<Residual>{};

@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "model/heads.h"
 #include "model/model_config.h"
 #include "model/stack.h"
 
@@ -41,6 +42,11 @@ class TransformerImpl : public torch::nn::Module {
 
   // Hidden states [..., d] -> unnormalised scores over the output vocabulary.
   torch::Tensor logits(const torch::Tensor& hidden);
+  // Encoder-only heads (ModelConfig::head, model/heads.h). hidden: [batch, T, d], the
+  // encoder's output. positions: flat indices into batch x T of the predicted tokens ->
+  // [N, vocab]; classify: [batch, classes] from the first token.
+  torch::Tensor masked_lm_logits(const torch::Tensor& hidden, const torch::Tensor& positions);
+  torch::Tensor classify(const torch::Tensor& hidden);
 
   const ModelConfig& config() const { return config_; }
   // Residual steps of each stack in forward order (empty when the stack is absent).
@@ -53,6 +59,8 @@ class TransformerImpl : public torch::nn::Module {
   TransformerStack encoder{nullptr};
   TransformerStack decoder{nullptr};
   torch::Tensor output_weight;  // [vocab, d]; tied to an embedding when configured
+  MaskedLmHead masked_lm_head{nullptr};
+  ClassificationHead classification_head{nullptr};
 
  private:
   torch::Tensor embed(torch::nn::Embedding table, const torch::Tensor& tokens, int64_t offset);

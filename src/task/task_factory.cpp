@@ -1,6 +1,7 @@
 #include "task/task_factory.h"
 
 #include "task/g2p_task.h"
+#include "task/masked_lm_task.h"
 #include "task/translation_task.h"
 
 namespace headcount {
@@ -9,6 +10,8 @@ std::vector<std::string> task_problems(const RunConfig& config) {
   switch (config.data.task) {
     case TaskKind::Cmudict: return {};
     case TaskKind::Parallel: return TranslationTask::problems(config.data);
+    case TaskKind::MaskedLm: return MaskedLmTask::problems(config);
+    case TaskKind::Classification: return {"data.task classification is not built yet"};
   }
   return {};
 }
@@ -23,6 +26,8 @@ std::unique_ptr<Task> make_task(const RunConfig& config, const Runtime& runtime,
   switch (config.data.task) {
     case TaskKind::Cmudict: return std::make_unique<G2pTask>(config, runtime);
     case TaskKind::Parallel: return std::make_unique<TranslationTask>(config, runtime);
+    case TaskKind::MaskedLm: return std::make_unique<MaskedLmTask>(config, runtime);
+    case TaskKind::Classification: break;
   }
   throw std::logic_error("task kind missing from make_task");
 }
