@@ -303,3 +303,114 @@ TEST(Compare, ShippedPresetsValidateAndExpand) {
 
 }  // namespace
 }  // namespace headcount
+
+namespace headcount {
+namespace {
+
+TEST(Compare, ShippedPretrainingPresetsExpandWithTheirDownstreamRuns) {
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::current_path(HEADCOUNT_SOURCE_DIR);
+  const auto demo = load_preset("mlm-demo");
+  const auto grid = expand_grid(demo, {});
+  ASSERT_EQ(grid.size(), 4u);  // 2L-4H and 8L-1H, post-ln and admin
+  EXPECT_EQ(grid.back().name, "8L-1H-admin-s1");
+  const auto downstream = expand_downstream(demo, grid);
+  ASSERT_EQ(downstream.size(), 4u);  // spam from each pretraining run, no scratch runs
+  EXPECT_EQ(downstream.back().name, "8L-1H-admin-s1.spam-s1");
+  EXPECT_EQ(downstream.back().pretrained, "8L-1H-admin-s1");
+  EXPECT_EQ(downstream.back().config.model.encoder.layers, 8);  // the pretraining run's model
+  EXPECT_EQ(downstream.back().config.data.max_length, 64);     // the task's own set
+  EXPECT_EQ(downstream.back().config.data.task, TaskKind::Classification);
+  const auto hour = load_preset("mlm-hour");
+  const auto hour_grid = expand_grid(hour, {});
+  const auto hour_downstream = expand_downstream(hour, hour_grid);
+  // spam: 2 pretrained + 2 scratch; party: 3 seeds of each.
+  ASSERT_EQ(hour_downstream.size(), 2u + 2u + 6u + 6u);
+  size_t scratch = 0;
+  for (const auto& run : hour_downstream) scratch += run.pretrained.empty();
+  EXPECT_EQ(scratch, 8u);
+  EXPECT_EQ(hour_downstream.back().name, "16L-1H-admin.party-scratch-s3");
+  const auto full = load_preset("mlm");
+  EXPECT_EQ(expand_grid(full, {}).size(), 27u);
+  for (const char* name : {"paper-bert", "paper-bert-large"}) {
+    const auto paper = load_preset(name);
+    const auto paper_grid = expand_grid(paper, {});
+    ASSERT_EQ(paper_grid.size(), 4u) << name;
+    const auto paper_downstream = expand_downstream(paper, paper_grid);
+    EXPECT_EQ(paper_downstream.size(), 4u * 8u) << name;  // 8 GLUE tasks from each pretraining run
+  }
+  EXPECT_EQ(expand_grid(load_preset("paper-bert"), {}).back().name, "144L-1H-admin-s1");
+  EXPECT_EQ(expand_grid(load_preset("paper-bert-large"), {}).back().name, "384L-1H-admin-s1");
+  std::filesystem::current_path(previous);
+}
+
+// A tiny pretraining grid with one downstream task, end to end: pretraining, fine-tuning from
+// each pretrained run and from scratch, and the report's downstream section.
+TEST(Compare, PretrainingGridFineTunesEveryRunAndReportsDownstream) {
+  const auto dir = fs::temp_directory_path() / "hc_compare_mlm";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::mt19937 random(5);
+  const std::vector<std::string> good{"fine", "great", "good"}, bad{"poor", "awful", "bad"}, filler{"the", "film", "was", "a"};
+  {
+    std::ofstream corpus(dir / "corpus.txt");
+    for (int d = 0; d < 20; ++d) {
+      for (int line = 0; line < 3; ++line) {
+        for (int w = 0; w < 8; ++w) corpus << (w ? " " : "") << (random() % 2 ? filler[random() % 4] : good[random() % 3]);
+        corpus << "\n";
+      }
+      corpus << "\n";
+    }
+    for (const char* split : {"train", "dev", "test"}) {
+      std::ofstream out(dir / (std::string(split) + ".tsv"));
+      out << "sentence\tlabel\n";
+      for (int i = 0; i < 40; ++i) {
+        const bool positive = random() % 2;
+        out << "the film was " << (positive ? good : bad)[random() % 3] << "\t" << (positive ? "pos" : "neg") << "\n";
+      }
+    }
+  }
+  const auto d = dir.string();
+  const std::string model = "model:\n  architecture: encoder\n  d_model: 16\n  encoder: {layers: 2, heads: 2, ffn_dim: 32}\n"
+                            "  dropout: 0.0\n  learned_positions: true\n  max_positions: 24\n";
+  std::ofstream(dir / "mlm.yaml") << model << "data:\n  task: masked-lm\n  train_file: " << d << "/corpus.txt\n  valid_file: " << d
+                                  << "/corpus.txt\n  vocab_size: 24\n  max_length: 16\n  max_tokens: 160\n"
+                                  << "train:\n  max_updates: 6\n  warmup_updates: 2\n  valid_every: 3\n  log_every: 3\n";
+  std::ofstream(dir / "cls.yaml") << model << "data:\n  task: classification\n  train_file: " << d << "/train.tsv\n  valid_file: " << d
+                                  << "/dev.tsv\n  test_file: " << d << "/test.tsv\n  vocab_size: 24\n  max_length: 16\n"
+                                  << "  max_tokens: 160\n  positive_label: pos\n  metric: f1\n"
+                                  << "train:\n  max_updates: 6\n  warmup_updates: 2\n  valid_every: 3\n  log_every: 3\n";
+  std::ofstream(dir / "preset.yaml") << "description: tiny pretraining grid\nconfig: " << d << "/mlm.yaml\nheads: [1]\n"
+                                     << "schemes: [admin]\nseeds: 1\ninference: {batch_sizes: [2], lengths: [8], repeats: 1}\n"
+                                     << "downstream:\n  - {name: sentiment, config: " << d << "/cls.yaml, seeds: 2, scratch: true}\n";
+  CompareRequest request;
+  request.preset = d + "/preset.yaml";
+  request.out = d + "/study";
+  request.program = HEADCOUNT_BINARY;
+  request.threads = 1;
+  request.command_line = "compare (test)";
+  std::ostringstream log;
+  const auto results = compare(request, log);
+  EXPECT_TRUE(results["complete"].get<bool>()) << log.str();
+  EXPECT_EQ(results["metric"], "perplexity");
+  ASSERT_EQ(results["downstream"].size(), 1u);
+  const auto& sentiment = results["downstream"][0];
+  EXPECT_EQ(sentiment["metric"], "f1");
+  ASSERT_EQ(sentiment["runs"].size(), 8u);  // 2 architectures x 2 seeds, pretrained and from scratch
+  for (const auto& run : sentiment["runs"]) {
+    EXPECT_EQ(run["status"], "finished") << run.dump();
+    EXPECT_TRUE(run.contains("test_metric")) << run.dump();
+  }
+  // The fine-tuning runs started from their pretraining run's folder; the scratch ones did not.
+  EXPECT_EQ(load_config(d + "/study/configs/4L-1H-admin-s1.sentiment-s2.yaml", {}).train.init_from,
+            d + "/study/runs/4L-1H-admin-s1");
+  EXPECT_EQ(load_config(d + "/study/configs/4L-1H-admin.sentiment-scratch-s2.yaml", {}).train.init_from, "");
+  const auto report = testing::read_text(d + "/study/report.md");
+  for (const char* part : {"## Downstream: sentiment (test F1)", "| 2L-2H | admin | pretrained | 2 |",
+                           "| 4L-1H | admin | scratch | 2 |", "Pretraining (sentiment): 2L-2H with admin fine-tuned from pretraining",
+                           "Downstream sentiment, fine-tuned: Equal size (RQ4): deep single-head 4L-1H (admin) vs shallow 2L-2H (admin)"})
+    EXPECT_NE(report.find(part), std::string::npos) << part << "\n" << report;
+}
+
+}  // namespace
+}  // namespace headcount

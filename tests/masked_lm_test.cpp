@@ -193,6 +193,7 @@ TEST(MaskedLm, ResumedRunRepeatsTheUninterruptedLossesAndReportsPerplexity) {
   EXPECT_NEAR(test.at("perplexity").get<double>(), std::exp(test.at("nll").get<double>()), 1e-9);
   EXPECT_GT(test.at("tokens").get<int64_t>(), 0);
   EXPECT_GE(test.at("accuracy").get<double>(), 0.0);
+  EXPECT_LE(test.at("accuracy").get<double>(), 100.0);
   EXPECT_EQ(summary.at("best_dev").at("metric"), "perplexity");
   EXPECT_EQ(summary.at("admin_profile").at("encoder").size(), 4u);  // 2 layers x (attention, FFN)
   // The vocabulary ends with <mask>, and the model's output projection is its embedding table.

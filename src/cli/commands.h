@@ -17,6 +17,7 @@ Subcommand add_reshape_command(CLI::App& app);
 Subcommand add_config_command(CLI::App& app);
 Subcommand add_train_command(CLI::App& app);
 Subcommand add_translate_command(CLI::App& app);
+Subcommand add_predict_command(CLI::App& app);
 Subcommand add_evaluate_command(CLI::App& app);
 Subcommand add_bench_command(CLI::App& app);
 Subcommand add_compare_command(CLI::App& app);

@@ -14,11 +14,12 @@ struct UseOptions {
 };
 }  // namespace
 
-Subcommand add_translate_command(CLI::App& app) {
+// translate and predict: input lines on stdin, the task's outputs on stdout.
+static Subcommand add_prediction_command(CLI::App& app, const std::string& name, const std::string& description) {
   auto options = std::make_shared<UseOptions>();
-  auto* sub = app.add_subcommand("translate", "read source lines on stdin, write outputs on stdout");
+  auto* sub = app.add_subcommand(name, description);
   sub->add_option("--run", options->run, "run folder")->required();
-  sub->add_option("--beam", options->beam, "beam size (default: the run's eval.beam; 1 is greedy)");
+  sub->add_option("--beam", options->beam, "beam size for seq2seq (default: the run's eval.beam; 1 is greedy)");
   sub->add_option("--checkpoint", options->checkpoint, "best, last or average");
   return {sub, [options]() -> int {
             auto run = open_run(options->run, options->checkpoint);
@@ -29,6 +30,17 @@ Subcommand add_translate_command(CLI::App& app) {
             for (const auto& o : run.task->predict(run.model, lines, beam)) std::cout << o << "\n";
             return 0;
           }};
+}
+
+Subcommand add_translate_command(CLI::App& app) {
+  return add_prediction_command(app, "translate", "read source lines on stdin, write outputs on stdout");
+}
+
+Subcommand add_predict_command(CLI::App& app) {
+  return add_prediction_command(
+      app, "predict",
+      "read input lines on stdin (classification: TEXT or TEXT<TAB>TEXT; masked-lm: text with <mask>), write the "
+      "task's outputs on stdout (label<TAB>probability, a score, the filled text, a translation)");
 }
 
 Subcommand add_evaluate_command(CLI::App& app) {

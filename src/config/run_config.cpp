@@ -70,7 +70,7 @@ void describe_data_fields(DataConfig& d, FieldTable& t) {
   t.add_string("data.metric", d.metric,
                "classification: the primary metric (accuracy, f1, mcc, pearson, spearman); empty: GLUE's for the "
                "task, else accuracy (pearson for regression)");
-  t.add_string("data.positive_label", d.positive_label, "classification: the class F1 is computed for (empty: 1)");
+  t.add_string("data.positive_label", d.positive_label, "classification: the class F1 is computed for (empty: 1 if a class, else the second class)");
 }
 
 void describe_train_fields(TrainConfig& r, FieldTable& t) {

@@ -138,8 +138,11 @@ void inference_figure(const StudyResults& results, const fs::path& figures, std:
                          architecture_of(results, h), length);
   }
   std::ofstream(figures / "inference_speed.gp") << kTerminal << "set output 'inference_speed.svg'\n"
-                                                << "set title 'Decoding speed (greedy, as many output tokens as input)'\n"
-                                                << "set xlabel 'batch size'\nset ylabel 'output tokens per second'\n"
+                                                << (results.generates
+                                                        ? "set title 'Decoding speed (greedy, as many output tokens as input)'\n"
+                                                          "set xlabel 'batch size'\nset ylabel 'output tokens per second'\n"
+                                                        : "set title 'Encoding speed'\n"
+                                                          "set xlabel 'batch size'\nset ylabel 'input tokens per second'\n")
                                                 << "set logscale xy\nplot " << plots << "\n";
   run_gnuplot(figures, "inference_speed.gp", notes);
 }

@@ -247,9 +247,10 @@ void training_speed_findings(const StudyResults& results, const GridAxes& axes, 
     const auto deep_speed = mean_speed(h);
     if (h == shallow || deep_speed.n == 0 || shallow_speed.n == 0 || shallow_speed.mean <= 0) continue;
     out.push_back(fmt::format(
-        "Training speed: {} trains {:.2f}x as many target tokens a second as {} ({:.0f} against {:.0f}, means over {} and {} "
+        "Training speed: {} trains {:.2f}x as many {} a second as {} ({:.0f} against {:.0f}, means over {} and {} "
         "finished runs).",
-        architecture_of(results, h), deep_speed.mean / shallow_speed.mean, architecture_of(results, shallow),
+        architecture_of(results, h), deep_speed.mean / shallow_speed.mean, results.generates ? "target tokens" : "tokens",
+        architecture_of(results, shallow),
         deep_speed.mean, shallow_speed.mean, deep_speed.n, shallow_speed.n));
   }
 }
@@ -267,12 +268,62 @@ void inference_findings(const StudyResults& results, const GridAxes& axes, std::
         ratios.push_back(fmt::format("{:.2f}x at batch {} length {}", value / speed.at({shallow, key.second}),
                                      key.second / 1000, key.second % 1000));
     if (!ratios.empty())
-      out.push_back(fmt::format("Inference (RQ4): {} decodes at {} the speed of {}.", architecture_of(results, h),
-                                fmt::join(ratios, ", "), architecture_of(results, shallow)));
+      out.push_back(fmt::format("Inference (RQ4): {} {} at {} the speed of {}.", architecture_of(results, h),
+                                results.generates ? "decodes" : "encodes", fmt::join(ratios, ", "),
+                                architecture_of(results, shallow)));
   }
 }
 
+// For one architecture and scheme: the downstream metric by fine-tuning seed, from
+// pretraining (the mean over pretraining seeds) or from scratch.
+std::map<int64_t, double> downstream_by_seed(const DownstreamResults& d, int64_t heads, const std::string& scheme,
+                                             bool pretrained) {
+  std::map<int64_t, std::vector<double>> values;
+  for (const auto& run : d.runs)
+    if (run.heads == heads && run.scheme == scheme && run.pretrained.empty() != pretrained && run.test_metric)
+      values[run.finetune_seed].push_back(*run.test_metric);
+  std::map<int64_t, double> out;
+  for (const auto& [seed, list] : values) out[seed] = spread_of(list).mean;
+  return out;
+}
+
+void pretraining_findings(const DownstreamResults& d, const GridAxes& axes, const StudyResults& grid,
+                          std::vector<std::string>& out) {
+  for (int64_t h : axes.heads)
+    for (const auto& scheme : axes.schemes) {
+      const auto paired = paired_gain(downstream_by_seed(d, h, scheme, true), downstream_by_seed(d, h, scheme, false), d.metric);
+      if (paired.gain.n == 0) continue;
+      const auto& g = paired.gain;
+      const std::string size = g.n > 1 ? fmt::format("{:.2f} ± {:.2f} {} points (mean ± sd over {} seeds)", std::abs(g.mean),
+                                                     g.sd, d.metric.name, g.n)
+                                       : fmt::format("{:.2f} {} points (one seed)", std::abs(g.mean), d.metric.name);
+      out.push_back(fmt::format("Pretraining ({}): {} with {} fine-tuned from pretraining vs trained from scratch: "
+                                "pretraining is {} by {}, better on {}/{} seeds.",
+                                d.name, architecture_of(grid, h), scheme, g.mean >= 0 ? "ahead" : "behind", size,
+                                paired.wins, g.n));
+    }
+}
+
 }  // namespace
+
+std::vector<std::string> downstream_findings(const StudyResults& results, const DownstreamResults& d) {
+  StudyResults fine_tuned;
+  fine_tuned.metric = d.metric;
+  fine_tuned.shallow_heads = results.shallow_heads;
+  fine_tuned.complete = true;
+  for (auto run : d.runs)
+    if (!run.pretrained.empty()) {
+      run.seed = run.seed * 1000 + run.finetune_seed;  // a pair is one pretraining seed and one fine-tuning seed
+      fine_tuned.runs.push_back(std::move(run));
+    }
+  std::vector<std::string> sentences, out;
+  const auto axes = grid_axes(fine_tuned);
+  stability_findings(fine_tuned, axes, sentences);
+  equal_size_findings(fine_tuned, axes, sentences);
+  for (const auto& s : sentences) out.push_back(fmt::format("Downstream {}, fine-tuned: {}", d.name, s));
+  pretraining_findings(d, axes, results, out);
+  return out;
+}
 
 Findings study_findings(const StudyResults& results) {
   Findings findings;

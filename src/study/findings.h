@@ -21,6 +21,12 @@ struct Findings {
 
 Findings study_findings(const StudyResults& results);
 
+// The findings on one downstream task: the grid's stability and equal-size comparisons on
+// the fine-tuned models (paired by pretraining and fine-tuning seed), and for each
+// architecture and scheme, fine-tuned from pretraining against trained from scratch (paired
+// by fine-tuning seed, the pretraining seeds averaged).
+std::vector<std::string> downstream_findings(const StudyResults& results, const DownstreamResults& downstream);
+
 // The grid's head counts (most first, so the shallow model leads) and schemes (in the
 // preset's order).
 struct GridAxes {

@@ -42,9 +42,16 @@ class GridQueue {
   std::optional<size_t> take() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping()) return std::nullopt;
-    for (; next_ < order_.size() && run_ended(run_dir(order_[next_])); ++next_)
-      log_ << fmt::format("[{}/{}] {}: finished earlier, skipped\n", order_[next_] + 1, grid_.size(),
-                          grid_[order_[next_]].name);
+    for (; next_ < order_.size(); ++next_) {
+      const size_t i = order_[next_];
+      if (run_ended(run_dir(i)))
+        log_ << fmt::format("[{}/{}] {}: finished earlier, skipped\n", i + 1, grid_.size(), grid_[i].name);
+      else if (!ready(i))
+        log_ << fmt::format("[{}/{}] {}: its pretraining run {} has not finished; not started\n", i + 1, grid_.size(),
+                            grid_[i].name, grid_[i].pretrained);
+      else
+        break;
+    }
     if (next_ == order_.size() || (options_.max_runs >= 0 && started_ >= options_.max_runs)) return std::nullopt;
     ++started_;
     return order_[next_++];
@@ -52,13 +59,27 @@ class GridQueue {
 
   void train(size_t i);
 
+  int64_t started() const { return started_; }
+
   void say(const std::string& text) {
     std::lock_guard<std::mutex> lock(mutex_);
     log_ << text << std::flush;
   }
 
  private:
-  std::string run_dir(size_t i) const { return (fs::path(options_.out) / "runs" / grid_[i].name).string(); }
+  std::string run_dir_of(const std::string& name) const { return (fs::path(options_.out) / "runs" / name).string(); }
+  std::string run_dir(size_t i) const { return run_dir_of(grid_[i].name); }
+  // A fine-tuning run waits for its pretraining run to finish; after a diverged or failed
+  // one it is never started.
+  bool ready(size_t i) const {
+    const auto& pretrained = grid_[i].pretrained;
+    if (pretrained.empty()) return true;
+    try {
+      return read_json_file((fs::path(run_dir_of(pretrained)) / "summary.json").string()).value("status", "") == "finished";
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
   void record(size_t i, int status, const std::string& error);
 
   const std::vector<GridRun>& grid_;
@@ -74,7 +95,9 @@ void GridQueue::train(size_t i) {
   const auto& run = grid_[i];
   const fs::path dir = run_dir(i);
   const auto config_path = (fs::path(options_.out) / "configs" / (run.name + ".yaml")).string();
-  write_file_atomically(config_path, to_yaml(run.config));
+  RunConfig config = run.config;
+  if (!run.pretrained.empty()) config.train.init_from = run_dir_of(run.pretrained);
+  write_file_atomically(config_path, to_yaml(config));
   fs::create_directories(dir);
   fs::remove(dir / "failed.txt");
   say(fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid_.size(), run.name, (dir / "train.log").string()));
@@ -112,7 +135,7 @@ void GridQueue::record(size_t i, int status, const std::string& error) {
 
 }  // namespace
 
-void train_grid(const std::vector<GridRun>& grid, const GridRunnerOptions& options, std::ostream& log) {
+int64_t train_grid(const std::vector<GridRun>& grid, const GridRunnerOptions& options, std::ostream& log) {
   GridQueue queue(grid, options, log);
   auto worker = [&] {
     while (const auto i = queue.take()) {
@@ -126,6 +149,7 @@ void train_grid(const std::vector<GridRun>& grid, const GridRunnerOptions& optio
   std::vector<std::thread> workers;
   for (int j = 0; j < options.jobs; ++j) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
+  return queue.started();
 }
 
 }  // namespace headcount

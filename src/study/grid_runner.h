@@ -27,6 +27,8 @@ struct GridRunnerOptions {
 // True when the run folder's summary says finished or diverged.
 bool run_ended(const std::string& run_dir);
 
-void train_grid(const std::vector<GridRun>& grid, const GridRunnerOptions& options, std::ostream& log);
+// Returns how many runs it started. A run with a `pretrained` run starts once that run has
+// finished, with train.init_from set to its folder.
+int64_t train_grid(const std::vector<GridRun>& grid, const GridRunnerOptions& options, std::ostream& log);
 
 }  // namespace headcount

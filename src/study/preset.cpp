@@ -38,6 +38,34 @@ int64_t read_integer(const YAML::Node& node, const std::string& path, const std:
   }
 }
 
+std::vector<DownstreamTask> read_downstream(const YAML::Node& node, const std::string& path) {
+  if (!node.IsSequence())
+    throw ConfigError(fmt::format("{}:{}: 'downstream' expects a list of {{name, config, seeds, scratch}}", path,
+                                  node.Mark().line + 1));
+  std::vector<DownstreamTask> tasks;
+  for (const auto& item : node) {
+    const int line = item.Mark().line + 1;
+    if (!item.IsMap()) throw ConfigError(fmt::format("{}:{}: a downstream task is a mapping {{name, config, seeds, scratch}}", path, line));
+    DownstreamTask task;
+    for (const auto& field : item) {
+      const auto key = field.first.as<std::string>();
+      if (key == "name") task.name = field.second.as<std::string>();
+      else if (key == "config") task.config_path = field.second.as<std::string>();
+      else if (key == "seeds") task.seeds = read_integer(field.second, path, "downstream.seeds");
+      else if (key == "scratch") task.scratch = field.second.as<bool>();
+      else if (key == "set" && field.second.IsMap())
+        for (const auto& o : field.second) task.overrides.push_back(o.first.as<std::string>() + "=" + o.second.Scalar());
+      else throw ConfigError(fmt::format("{}:{}: unknown key 'downstream.{}' (expected name, config, seeds, scratch, set)",
+                                         path, field.first.Mark().line + 1, key));
+    }
+    if (task.name.empty() || task.config_path.empty())
+      throw ConfigError(fmt::format("{}:{}: a downstream task needs a name and a config", path, line));
+    if (task.seeds < 1) throw ConfigError(fmt::format("{}:{}: downstream.seeds must be at least 1", path, line));
+    tasks.push_back(std::move(task));
+  }
+  return tasks;
+}
+
 // One top-level key of a preset file into preset; throws ConfigError naming the line.
 void read_entry(const std::string& key, const YAML::Node& value, const std::string& path, int line, Preset& preset) {
   if (key == "description") preset.description = value.as<std::string>();
@@ -64,9 +92,12 @@ void read_entry(const std::string& key, const YAML::Node& value, const std::stri
       else throw ConfigError(fmt::format("{}:{}: unknown key 'inference.{}' (expected batch_sizes, lengths, repeats)",
                                          path, o.first.Mark().line + 1, sub));
     }
+  } else if (key == "downstream") {
+    preset.downstream = read_downstream(value, path);
   } else {
     throw ConfigError(fmt::format(
-        "{}:{}: unknown key '{}' (expected description, config, heads, schemes, seeds, set, inference)", path, line, key));
+        "{}:{}: unknown key '{}' (expected description, config, heads, schemes, seeds, set, inference, downstream)", path,
+        line, key));
   }
 }
 
@@ -134,6 +165,37 @@ std::vector<GridRun> expand_grid(const Preset& preset, const std::vector<std::st
         runs.push_back(std::move(run));
       }
     }
+  }
+  return runs;
+}
+
+std::vector<GridRun> expand_downstream(const Preset& preset, const std::vector<GridRun>& grid) {
+  std::vector<GridRun> runs;
+  for (const auto& task : preset.downstream) {
+    const RunConfig base = load_config(task.config_path, task.overrides);
+    auto add = [&](const GridRun& from, int64_t s, bool scratch) {
+      GridRun run = from;
+      run.downstream = task.name;
+      run.pretrained = scratch ? "" : from.name;
+      run.finetune_seed = base.train.seed + s;
+      run.config = base;
+      run.config.model = from.config.model;  // the pretraining run's model, its head set by the task
+      run.config.train.seed = run.finetune_seed;
+      const std::string cell = from.name.substr(0, from.name.rfind("-s"));  // "4L-4H-admin"
+      run.name = scratch ? fmt::format("{}.{}-scratch-s{}", cell, task.name, run.finetune_seed)
+                         : fmt::format("{}.{}-s{}", from.name, task.name, run.finetune_seed);
+      auto problems = validate(run.config);
+      for (auto& p : task_problems(run.config)) problems.push_back(std::move(p));
+      if (!problems.empty()) throw ConfigError(fmt::format("run {}: {}", run.name, problems.front()));
+      runs.push_back(std::move(run));
+    };
+    for (const auto& from : grid)
+      for (int64_t s = 0; s < task.seeds; ++s) add(from, s, false);
+    if (!task.scratch) continue;
+    std::set<std::string> cells;  // one set of scratch runs per architecture and scheme
+    for (const auto& from : grid)
+      if (cells.insert(from.name.substr(0, from.name.rfind("-s"))).second)
+        for (int64_t s = 0; s < task.seeds; ++s) add(from, s, true);
   }
   return runs;
 }

@@ -39,22 +39,54 @@ std::string header(const StudyResults& r) {
                      r.complete ? "" : "  \n**Incomplete: part of the grid is not trained yet; re-run the same command to finish it.**");
 }
 
-std::string runs_table(const StudyResults& r) {
-  const auto& name = r.metric.name;
+// One row per run; the metric's name in the header.
+std::string run_rows(const std::vector<RunRow>& runs, const std::string& name) {
   std::string md = fmt::format(
-      "\n## Runs\n\nTest {} uses the run's best dev checkpoint (and, for generated outputs, its eval.beam); dev "
-      "decodes greedily.\n\n",
-      name);
-  md += fmt::format(
       "| run | architecture | params | scheme | seed | status | best dev {} | test {} | updates | train time (s) | tokens/s | peak MiB |\n",
       name, name);
   md += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& run : r.runs)
+  for (const auto& run : runs)
     md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", run.name, run.architecture,
                       integer(run.parameters), run.scheme, run.seed, status_text(run), number(run.best_dev),
                       number(run.test_metric), integer(run.updates), number(run.train_time_s, 0),
                       number(run.tokens_per_s, 0), number(run.peak_rss_mib, 0));
   return md;
+}
+
+std::string runs_table(const StudyResults& r) {
+  return fmt::format("\n## Runs\n\nTest {} uses the run's best dev checkpoint{}.\n\n", r.metric.name,
+                     r.generates ? " and its eval.beam; dev decodes greedily" : "") +
+         run_rows(r.runs, r.metric.name);
+}
+
+// A downstream task: its findings, the means by architecture, scheme and start, its runs.
+std::string downstream_section(const StudyResults& r, const DownstreamResults& d) {
+  std::string md = fmt::format(
+      "\n## Downstream: {} (test {})\n\nEvery pretrained run of the grid fine-tuned on it with one recipe, and "
+      "each architecture and scheme trained on it from scratch with the same recipe (every run's resolved config "
+      "is in `configs/` here).\n\n",
+      d.name, d.metric.name);
+  for (const auto& f : d.findings) md += "- " + f + "\n";
+  md += fmt::format("\n| architecture | scheme | start | finished | test {} mean | sd | runs |\n|---|---|---|---|---|---|---|\n",
+                    d.metric.name);
+  const auto axes = grid_axes(r);
+  for (int64_t h : axes.heads)
+    for (const auto& scheme : axes.schemes)
+      for (bool pretrained : {true, false}) {
+        int64_t finished = 0, total = 0;
+        std::vector<double> values;
+        for (const auto& run : d.runs) {
+          if (run.heads != h || run.scheme != scheme || run.pretrained.empty() == pretrained) continue;
+          ++total, finished += run.status == "finished";
+          if (run.test_metric) values.push_back(*run.test_metric);
+        }
+        if (!total) continue;
+        const auto s = spread_of(values);
+        md += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", architecture_of(r, h), scheme,
+                          pretrained ? "pretrained" : "scratch", finished, s.n ? fmt::format("{:.2f}", s.mean) : "–",
+                          s.n > 1 ? fmt::format("{:.2f}", s.sd) : "–", total);
+      }
+  return md + "\n" + run_rows(d.runs, d.metric.name);
 }
 
 std::string means_table(const StudyResults& r) {
@@ -82,8 +114,10 @@ std::string means_table(const StudyResults& r) {
 std::string inference_table(const StudyResults& r) {
   if (r.inference.empty()) return "";
   std::string md =
-      "\n## Inference speed\n\nMeasured in one process, one trained model per architecture: encode a batch of random "
-      "sources, then decode as many tokens as the source has. The architectures are timed in interleaved rounds "
+      std::string("\n## Inference speed\n\nMeasured in one process, one trained model per architecture: encode a batch of "
+                  "random ") +
+      (r.generates ? "sources, then decode as many tokens as the source has." : "sequences of the given length.") +
+      " The architectures are timed in interleaved rounds "
       "(each once a round), so a slow spell of the machine hits all of them alike; median over the rounds.\n\n"
       "| architecture | batch | length | median ms | sentences/s | tokens/s |\n|---|---|---|---|---|---|\n";
   for (const auto& t : r.inference)
@@ -110,11 +144,14 @@ void write_report(StudyResults& results, const std::string& out_dir) {
   results.findings = std::move(findings.sentences);
   results.gains = std::move(findings.gains);
   results.figure_notes = write_figures(results, figures.string());
+  for (auto& d : results.downstream) d.findings = downstream_findings(results, d);
 
   std::string md = header(results);
   md += "## Findings\n\nComputed from the tables below by `src/study/findings.cpp`.\n\n";
   for (const auto& f : results.findings) md += "- " + f + "\n";
-  md += runs_table(results) + means_table(results) + inference_table(results) + figures_section(results, figures);
+  md += runs_table(results) + means_table(results);
+  for (const auto& d : results.downstream) md += downstream_section(results, d);
+  md += inference_table(results) + figures_section(results, figures);
   write_file_atomically((out / "report.md").string(), md);
 }
 

@@ -36,6 +36,7 @@ json run_to_json(const RunRow& r) {
               {"scheme", r.scheme}, {"seed", r.seed},   {"run_dir", r.run_dir}, {"status", r.status},
               {"dev_curve", curve}};
   if (!r.error.empty()) row["error"] = r.error;
+  if (r.finetune_seed) row["pretrained"] = r.pretrained, row["finetune_seed"] = r.finetune_seed;
   if (r.has_summary) {
     row["diverged_at_update"] = optional_json(r.diverged_at_update);
     row["updates"] = optional_json(r.updates);
@@ -78,6 +79,8 @@ RunRow run_from_json(const json& j) {
   read_summary_fields(j, r);
   r.has_summary = j.contains("updates");
   r.error = j.value("error", "");
+  r.pretrained = j.value("pretrained", "");
+  r.finetune_seed = j.value("finetune_seed", int64_t{0});
   r.test_metric = optional_from<double>(j, "test_metric");
   for (const auto& p : j.value("dev_curve", json::array()))
     r.dev_curve.push_back({p.at("update"), p.at("elapsed_s"), p.at("loss"), optional_from<double>(p, "metric")});
@@ -99,6 +102,7 @@ json StudyResults::to_json() const {
               {"not_learned_at", std::isnan(metric.not_learned_at) ? json() : json(metric.not_learned_at)},
               {"metric_unit", metric.unit},
               {"shallow_heads", shallow_heads},
+              {"generates", generates},
               {"complete", complete},
               {"runs", json::array()},
               {"inference", json::array()},
@@ -114,6 +118,13 @@ json StudyResults::to_json() const {
                                 {"median_ms", t.median_ms},
                                 {"sentences_per_s", t.sentences_per_s},
                                 {"tokens_per_s", t.tokens_per_s}});
+  out["downstream"] = json::array();
+  for (const auto& d : downstream) {
+    json rows = json::array();
+    for (const auto& r : d.runs) rows.push_back(run_to_json(r));
+    out["downstream"].push_back({{"name", d.name}, {"metric", d.metric.key}, {"metric_name", d.metric.name},
+                                 {"runs", rows}, {"findings", d.findings}});
+  }
   for (const auto& g : gains)
     out["gain_vs_heads"].push_back({{"scheme", g.scheme}, {"heads", g.heads}, {"unrolled", g.unrolled},
                                     {"gain", g.gain}, {"sd", g.sd}, {"seeds", g.seeds}});
@@ -136,11 +147,18 @@ StudyResults StudyResults::from_json(const json& j) {
                                 : std::numeric_limits<double>::quiet_NaN();
   s.metric.unit = j.value("metric_unit", "");
   s.shallow_heads = j.at("shallow_heads");
+  s.generates = j.value("generates", true);
   s.complete = j.at("complete");
   for (const auto& r : j.at("runs")) s.runs.push_back(run_from_json(r));
   for (const auto& t : j.value("inference", json::array()))
     s.inference.push_back({t.value("architecture", ""), t.at("heads"), t.at("batch"), t.at("length"),
                            t.value("median_ms", 0.0), t.value("sentences_per_s", 0.0), t.at("tokens_per_s")});
+  for (const auto& d : j.value("downstream", json::array())) {
+    DownstreamResults downstream{d.at("name"), {d.at("metric"), d.value("metric_name", ""), false}, {}, {}};
+    for (const auto& r : d.at("runs")) downstream.runs.push_back(run_from_json(r));
+    downstream.findings = d.value("findings", std::vector<std::string>{});
+    s.downstream.push_back(std::move(downstream));
+  }
   s.findings = j.value("findings", std::vector<std::string>{});
   s.figure_notes = j.value("figure_notes", std::vector<std::string>{});
   for (const auto& g : j.value("gain_vs_heads", json::array()))
@@ -158,6 +176,8 @@ RunRow read_run_row(const GridRun& run, const std::string& run_dir_text, const M
   row.architecture = fmt::format("{}L-{}H", row.layers, run.heads);
   row.scheme = to_string(run.scheme);
   row.seed = run.seed;
+  row.pretrained = run.pretrained;
+  row.finetune_seed = run.finetune_seed;
   row.run_dir = run_dir.string();
   if (fs::exists(run_dir / "summary.json")) {
     const json summary = read_json_file((run_dir / "summary.json").string());

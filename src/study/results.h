@@ -27,6 +27,10 @@ struct RunRow {
   std::string architecture;  // "12L-1H"
   std::string scheme;
   int64_t heads = 0, layers = 0, seed = 0;
+  // Downstream runs: the grid run fine-tuned (empty: trained from scratch) and the
+  // fine-tuning seed.
+  std::string pretrained;
+  int64_t finetune_seed = 0;
   std::string run_dir;
   // finished, diverged, failed (with error), unfinished (started, not ended), not started
   std::string status;
@@ -56,14 +60,26 @@ struct Gain {
   int64_t seeds = 0;
 };
 
+// The fine-tuning runs of one downstream task (a pretraining grid's presets).
+struct DownstreamResults {
+  std::string name;
+  MetricInfo metric;
+  std::vector<RunRow> runs;  // from each pretrained run, and from scratch
+  std::vector<std::string> findings;  // written by the report
+};
+
 struct StudyResults {
   std::string preset, description, command;
   int threads = 1, jobs = 1, threads_per_run = 1;
   MetricInfo metric;
   int64_t shallow_heads = 0;
   bool complete = false;
+  // What the grid's models make: a decoder generates tokens (seq2seq), an encoder does not
+  // (masked-LM); the report words speed and decoding after it.
+  bool generates = true;
   std::vector<RunRow> runs;
   std::vector<InferenceRow> inference;
+  std::vector<DownstreamResults> downstream;
   // Written by the report:
   std::vector<std::string> findings;
   std::vector<Gain> gains;

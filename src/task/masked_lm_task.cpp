@@ -236,7 +236,7 @@ Metrics MaskedLmTask::evaluate(Transformer& model, Split split, const Evaluation
   return {{"loss", tokens ? loss / tokens : 0.0},
           {"nll", mean_nll},
           {"perplexity", std::exp(mean_nll)},
-          {"accuracy", tokens ? static_cast<double>(correct) / tokens : 0.0},
+          {"accuracy", tokens ? 100.0 * static_cast<double>(correct) / tokens : 0.0},
           {"tokens", tokens}};
 }
 

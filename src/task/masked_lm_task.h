@@ -19,7 +19,7 @@
 // Batches: source (masked sequences, padded), target_positions (flat indices of the
 // predicted tokens), target_output (their original tokens); the LM head runs on those rows
 // only. Metrics: "loss" (label-smoothed if train.label_smoothing > 0), "nll" (nats per
-// predicted token), "perplexity" (exp nll), "accuracy" (share of predicted tokens right)
+// predicted token), "perplexity" (exp nll), "accuracy" (percent of predicted tokens right)
 // over "tokens".
 #pragma once
 

@@ -1,5 +1,6 @@
 #include "task/task_factory.h"
 
+#include "task/classification_task.h"
 #include "task/g2p_task.h"
 #include "task/masked_lm_task.h"
 #include "task/translation_task.h"
@@ -11,7 +12,7 @@ std::vector<std::string> task_problems(const RunConfig& config) {
     case TaskKind::Cmudict: return {};
     case TaskKind::Parallel: return TranslationTask::problems(config.data);
     case TaskKind::MaskedLm: return MaskedLmTask::problems(config);
-    case TaskKind::Classification: return {"data.task classification is not built yet"};
+    case TaskKind::Classification: return ClassificationTask::problems(config);
   }
   return {};
 }
@@ -27,7 +28,7 @@ std::unique_ptr<Task> make_task(const RunConfig& config, const Runtime& runtime,
     case TaskKind::Cmudict: return std::make_unique<G2pTask>(config, runtime);
     case TaskKind::Parallel: return std::make_unique<TranslationTask>(config, runtime);
     case TaskKind::MaskedLm: return std::make_unique<MaskedLmTask>(config, runtime);
-    case TaskKind::Classification: break;
+    case TaskKind::Classification: return std::make_unique<ClassificationTask>(config, runtime);
   }
   throw std::logic_error("task kind missing from make_task");
 }

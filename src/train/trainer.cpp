@@ -72,7 +72,8 @@ Trainer::Trainer(TrainRequest request, std::ostream& log)
                       model_config_.has_decoder() ? model_config_.decoder.layers : 0, parameter_total_,
                       torch::get_num_threads());
   log_ << task_->describe() << "\n";
-  if (!resuming_) profile_admin_scales();
+  // A model started from another run keeps the residual weights that run trained.
+  if (!resuming_ && t_.init_from.empty()) profile_admin_scales();
   metric_ = task_->checkpoint_metric();
   process_start_ = std::chrono::steady_clock::now();
   elapsed_before_ = state_.elapsed_s;
@@ -99,8 +100,9 @@ void Trainer::prepare_model() {
     resume_archive = loaded.archive;
     if (first_rank()) truncate_metrics_after(metrics_path_, state_.update);
     log_ << fmt::format("resuming {} at update {} (epoch {})\n", dir_, state_.update, state_.epoch + 1);
-  } else if (first_rank() && fs::exists(metrics_path_)) {
-    fs::remove(metrics_path_);  // left by a start that never reached a checkpoint
+  } else {
+    if (first_rank() && fs::exists(metrics_path_)) fs::remove(metrics_path_);  // left by a start that never reached a checkpoint
+    if (!t_.init_from.empty()) initialize_from(t_.init_from);
   }
   model_->to(runtime_.device);
   model_->train();
@@ -116,6 +118,21 @@ void Trainer::prepare_model() {
     std::lock_guard<std::mutex> lock(generator_.mutex());
     generator_.set_state(random_state);
   }
+}
+
+// train.init_from: the encoder of another run's best checkpoint (else its last).
+void Trainer::initialize_from(const std::string& run_dir) {
+  std::string path;
+  for (const char* name : {"checkpoint_best.pt", "checkpoint_last.pt"})
+    if (path.empty() && fs::exists(fs::path(run_dir) / name)) path = (fs::path(run_dir) / name).string();
+  if (path.empty()) throw std::runtime_error(fmt::format("train.init_from {}: no checkpoint there", run_dir));
+  const auto from = load_checkpoint(path).model;
+  try {
+    copy_encoder_weights(from, model_);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(fmt::format("train.init_from {}: its encoder differs from this config's: {}", path, e.what()));
+  }
+  log_ << fmt::format("encoder initialised from {}\n", path);
 }
 
 // Admin: profile on the first real training batch, in training mode, before any update.

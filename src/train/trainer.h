@@ -70,6 +70,7 @@ class Trainer {
   };
 
   void prepare_model();
+  void initialize_from(const std::string& run_dir);
   void profile_admin_scales();
   Decision decide();
   Step compute_gradients();
