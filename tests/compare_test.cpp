@@ -90,8 +90,14 @@ TEST(Compare, TinyGridRunsEndToEndIntoAReport) {
   const auto report = testing::read_text(dir + "/study/report.md");
   for (const char* part : {"## Findings", "## Runs", "## Means over seeds", "## Inference speed", "## Figures",
                            "4L-1H-admin-s3", "vs shallow 2L-2H", "dev_loss.svg", "gain_vs_heads.svg",
-                           "inference_speed.svg", "dev_metric_time.svg"})
+                           "inference_speed.svg", "dev_metric_time.svg", "## Positions attended (RQ1)",
+                           "Positions attended (RQ1), encoder: through the stack", "attention_rollout.svg",
+                           "attention_layers.svg"})
     EXPECT_NE(report.find(part), std::string::npos) << part;
+  // RQ1: one analysed run per architecture, its layers and rollout in results.json.
+  ASSERT_EQ(results["attention"].size(), 2u);
+  EXPECT_EQ(results["attention"][0]["architecture"], "2L-2H");
+  EXPECT_EQ(results["attention"][1]["analysis"]["rollout"].size(), 4u + 4u);  // 4 encoder and 4 decoder layers
   for (const char* figure : {"dev_loss", "dev_metric_time", "gain_vs_heads", "inference_speed"}) {
     EXPECT_TRUE(fs::exists(dir + "/study/figures/" + figure + ".gp")) << figure;
     EXPECT_NE(testing::read_text(dir + "/study/figures/" + figure + ".svg").find("<svg"), std::string::npos) << figure;

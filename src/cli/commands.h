@@ -18,6 +18,7 @@ Subcommand add_config_command(CLI::App& app);
 Subcommand add_train_command(CLI::App& app);
 Subcommand add_translate_command(CLI::App& app);
 Subcommand add_predict_command(CLI::App& app);
+Subcommand add_analyze_command(CLI::App& app);
 Subcommand add_evaluate_command(CLI::App& app);
 Subcommand add_bench_command(CLI::App& app);
 Subcommand add_compare_command(CLI::App& app);

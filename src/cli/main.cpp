@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       headcount::add_train_command(app),
       headcount::add_translate_command(app),
       headcount::add_predict_command(app),
+      headcount::add_analyze_command(app),
       headcount::add_evaluate_command(app),
       headcount::add_reshape_command(app),
       headcount::add_config_command(app),

@@ -40,6 +40,9 @@ torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& query_rows, co
   const int64_t inner = heads_ * head_dim_;
   const AttentionShape shape{heads_, head_dim_, 0, key_offset, key_offset + inner};
   const AttentionDropout dropout{is_training() ? attention_dropout_ : 0.0, std::nullopt};
+  if (recorder_)
+    recorder_->entries.push_back({recorded_stack_, recorded_layer_, self_attention_ ? "self" : "cross",
+                                  attention_probabilities(query_rows, key_value_rows, bias, shape).detach()});
   // Qualified: ATen 2.x has an at::scaled_dot_product_attention that argument lookup also sees.
   return output->forward(headcount::scaled_dot_product_attention(query_rows, key_value_rows, bias, shape, dropout));
 }
@@ -78,6 +81,12 @@ AttentionCache MultiHeadAttentionImpl::project_memory(const torch::Tensor& memor
 torch::Tensor MultiHeadAttentionImpl::attend_memory(const torch::Tensor& query_input, const AttentionCache& memory,
                                                     const torch::Tensor& memory_bias) {
   return attend(query->forward(query_input), memory.key_value, 0, memory_bias);
+}
+
+void MultiHeadAttentionImpl::attach_recorder(AttentionRecorder* recorder, const std::string& stack, int64_t layer) {
+  recorder_ = recorder;
+  recorded_stack_ = stack;
+  recorded_layer_ = layer;
 }
 
 void AttentionCache::reorder(const torch::Tensor& order) {

@@ -5,9 +5,25 @@
 
 #include <torch/torch.h>
 
+#include <string>
+#include <vector>
+
 #include "model/linear.h"
 
 namespace headcount {
+
+// Collects the attention probabilities of the attentions it is attached to, in forward
+// order, for `headcount analyze` (RQ1: how many positions a model attends). Nothing is
+// recorded, and nothing costs, while no recorder is attached.
+struct AttentionRecorder {
+  struct Entry {
+    std::string stack;  // "encoder" or "decoder"
+    int64_t layer = 0;
+    std::string kind;           // "self" or "cross"
+    torch::Tensor probabilities;  // [batch, heads, T, S], detached
+  };
+  std::vector<Entry> entries;
+};
 
 // Keys and values kept between decoding steps, as the projection lays them out:
 // [batch, length, 2*heads*head_dim], the heads' keys first, then their values.
@@ -40,6 +56,9 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   // (DeepNet's beta), query and key keep gain 1. normal selects Xavier-normal.
   void initialize(double value_output_gain, bool normal);
 
+  // Every forward records its probabilities into recorder (nullptr: stop), tagged so.
+  void attach_recorder(AttentionRecorder* recorder, const std::string& stack, int64_t layer);
+
   int64_t heads() const { return heads_; }
   int64_t head_dim() const { return head_dim_; }
 
@@ -55,6 +74,9 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   torch::Tensor attend(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows, int64_t key_offset,
                        const torch::Tensor& bias);
 
+  AttentionRecorder* recorder_ = nullptr;
+  std::string recorded_stack_;
+  int64_t recorded_layer_ = 0;
   int64_t heads_;
   int64_t head_dim_;
   double attention_dropout_;

@@ -46,6 +46,11 @@ torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, cons
                                            const torch::Tensor& bias, const AttentionShape& shape,
                                            const AttentionDropout& dropout = {});
 
+// The attention probabilities alone, [B, heads, T, S] (no dropout; a query that may look
+// nowhere gets zeros), with plain LibTorch operators: what `headcount analyze` inspects.
+torch::Tensor attention_probabilities(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
+                                      const torch::Tensor& bias, const AttentionShape& shape);
+
 // The same function written with plain LibTorch operators (dropout masks differ): the
 // reference the kernel is tested against, and the path for other devices.
 torch::Tensor scaled_dot_product_attention_reference(const torch::Tensor& query_rows,

@@ -38,6 +38,13 @@ std::vector<Residual> TransformerStackImpl::residuals() const {
   return out;
 }
 
+void TransformerStackImpl::attach_recorder(AttentionRecorder* recorder, const std::string& stack_name) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    layers[i]->self_attention->attach_recorder(recorder, stack_name, static_cast<int64_t>(i));
+    if (layers[i]->cross_attention) layers[i]->cross_attention->attach_recorder(recorder, stack_name, static_cast<int64_t>(i));
+  }
+}
+
 void TransformerStackImpl::attach_probe(VarianceProbe* probe) {
   probe_ = probe;
   for (auto& r : residuals()) r->attach_probe(probe);

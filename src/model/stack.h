@@ -24,6 +24,8 @@ class TransformerStackImpl : public torch::nn::Module {
   // Admin profiling: every residual step records into probe until it is detached (nullptr).
   void attach_probe(VarianceProbe* probe);
   VarianceProbe* probe() const { return probe_; }
+  // Every attention of the stack records its probabilities into recorder (nullptr: stop).
+  void attach_recorder(AttentionRecorder* recorder, const std::string& stack_name);
 
   std::vector<TransformerLayer> layers;
   torch::nn::LayerNorm final_norm{nullptr};  // schemes with a final LayerNorm only

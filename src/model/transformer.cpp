@@ -88,11 +88,18 @@ torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, const torch::Te
   return hashed_dropout(x, config_.dropout, is_training());
 }
 
-torch::Tensor TransformerImpl::encode(const torch::Tensor& source) {
+torch::Tensor TransformerImpl::encode(const torch::Tensor& source) { return encode_embedded(embed_source(source), source); }
+
+torch::Tensor TransformerImpl::embed_source(const torch::Tensor& source) {
+  TORCH_CHECK(encoder, "this model has no encoder");
+  return embed(source_embedding, source, 0);
+}
+
+torch::Tensor TransformerImpl::encode_embedded(const torch::Tensor& embedded, const torch::Tensor& source) {
   TORCH_CHECK(encoder, "this model has no encoder");
   auto bias = padding_bias(source.eq(kPaddingIndex), source_embedding->weight.scalar_type());
   if (auto* probe = encoder->probe()) probe->real_positions = source.ne(kPaddingIndex);
-  return encoder->forward(embed(source_embedding, source, 0), bias, {}, {});
+  return encoder->forward(embedded, bias, {}, {});
 }
 
 torch::Tensor TransformerImpl::decode(const torch::Tensor& target_input, const torch::Tensor& memory,

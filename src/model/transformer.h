@@ -31,6 +31,11 @@ class TransformerImpl : public torch::nn::Module {
 
   // source: [batch, S] tokens -> [batch, S, d].
   torch::Tensor encode(const torch::Tensor& source);
+  // encode in two steps, for the gradient of the output with respect to the input
+  // embeddings: the embedded source [batch, S, d] (positions added, dropout applied), and
+  // the encoder on it (source gives the padding mask).
+  torch::Tensor embed_source(const torch::Tensor& source);
+  torch::Tensor encode_embedded(const torch::Tensor& embedded, const torch::Tensor& source);
   // target_input: [batch, T] tokens (shifted right); memory/source: the encoder's output
   // and its tokens (for the padding mask); undefined for a decoder-only model.
   torch::Tensor decode(const torch::Tensor& target_input, const torch::Tensor& memory,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "study/attention_study.h"
 #include "study/grid_runner.h"
 #include "study/inference_speed.h"
 #include "study/report.h"
@@ -108,6 +109,9 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
     for (const auto& row : results.inference)
       log << fmt::format("inference {} batch {:>3} length {:>3}: {:.1f} ms, {:.0f} tokens/s\n", row.architecture,
                          row.batch, row.length, row.median_ms, row.tokens_per_s);
+    results.attention = analyze_grid(results.runs, grid, results.metric, runtime);
+    for (const auto& a : results.attention)
+      log << fmt::format("attention of {} ({}): analysed on {} dev examples\n", a.architecture, a.run, a.analysis.examples);
   }
   write_report(results, out.string());
   auto json = results.to_json();

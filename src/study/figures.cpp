@@ -147,10 +147,57 @@ void inference_figure(const StudyResults& results, const fs::path& figures, std:
   run_gnuplot(figures, "inference_speed.gp", notes);
 }
 
+// RQ1: effective positions per layer, and of the rollout through layers 1..l, against the
+// relative depth l/L, one line per architecture (its main stack: the encoder if any).
+void attention_figures(const StudyResults& results, const fs::path& figures, std::vector<std::string>& notes) {
+  if (results.attention.empty()) return;
+  std::string layer_plots, rollout_plots;
+  int index = 0;
+  for (const auto& a : results.attention) {
+    ++index;
+    std::string stack = "decoder";
+    for (const auto& l : a.analysis.layers)
+      if (l.stack == "encoder") stack = "encoder";
+    const auto file = fmt::format("attention_{}.dat", a.architecture);
+    std::ofstream dat(figures / "data" / file);
+    dat << "# relative_depth layer effective_positions covered_positions rollout_effective rollout_positions_for_mass\n";
+    for (const auto& l : a.analysis.layers) {
+      if (l.stack != stack || l.kind != "self") continue;
+      const RolloutStatistics* rolled = nullptr;
+      for (const auto& r : a.analysis.rollout)
+        if (r.stack == stack && r.layer == l.layer) rolled = &r;
+      dat << nlohmann::json(static_cast<double>(l.layer + 1) / a.layers).dump() << " " << l.layer + 1 << " "
+          << nlohmann::json(l.effective_positions).dump() << " " << nlohmann::json(l.covered_positions).dump() << " "
+          << nlohmann::json(rolled ? rolled->effective_positions : 0.0).dump() << " "
+          << nlohmann::json(rolled ? rolled->positions_for_mass : 0.0).dump() << "\n";
+    }
+    layer_plots += fmt::format("{}'data/{}' using 1:3 with linespoints lc {} title '{} per head', "
+                               "'data/{}' using 1:4 with linespoints lc {} dt 2 title '{} union of heads'",
+                               separator(layer_plots), file, index, a.architecture, file, index, a.architecture);
+    rollout_plots += fmt::format("{}'data/{}' using 1:5 with linespoints lc {} title '{} effective', "
+                                 "'data/{}' using 1:6 with linespoints lc {} dt 2 title '{} carrying {:.0f}%'",
+                                 separator(rollout_plots), file, index, a.architecture, file, index, a.architecture,
+                                 100 * a.analysis.options.mass);
+  }
+  std::ofstream(figures / "attention_layers.gp")
+      << kTerminal << "set output 'attention_layers.svg'\n"
+      << "set title 'Positions each layer attends (RQ1; exp of the attention entropy; dashed: keys with >= 0.1 of some head)'\n"
+      << "set xlabel 'relative depth (layer / layers)'\nset ylabel 'positions'\nset xrange [0:1.05]\nplot " << layer_plots
+      << "\n";
+  run_gnuplot(figures, "attention_layers.gp", notes);
+  std::ofstream(figures / "attention_rollout.gp")
+      << kTerminal << "set output 'attention_rollout.svg'\n"
+      << "set title 'Input positions reached through the stack (attention rollout through layers 1..l)'\n"
+      << "set xlabel 'relative depth (layer / layers)'\nset ylabel 'input positions'\nset xrange [0:1.05]\nplot "
+      << rollout_plots << "\n";
+  run_gnuplot(figures, "attention_rollout.gp", notes);
+}
+
 }  // namespace
 
 const std::vector<std::string>& figure_names() {
-  static const std::vector<std::string> names{"dev_loss", "dev_metric_time", "gain_vs_heads", "inference_speed"};
+  static const std::vector<std::string> names{"dev_loss", "dev_metric_time", "gain_vs_heads", "inference_speed",
+                                              "attention_layers", "attention_rollout"};
   return names;
 }
 
@@ -161,6 +208,7 @@ std::vector<std::string> write_figures(const StudyResults& results, const std::s
   dev_curve_figures(results, figures, notes);
   gain_figure(results, figures, notes);
   inference_figure(results, figures, notes);
+  attention_figures(results, figures, notes);
   return notes;
 }
 

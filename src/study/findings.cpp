@@ -304,6 +304,54 @@ void pretraining_findings(const DownstreamResults& d, const GridAxes& axes, cons
     }
 }
 
+// The stack RQ1 is read on: the encoder when there is one.
+std::string main_stack(const AttentionAnalysis& a) {
+  for (const auto& l : a.layers)
+    if (l.stack == "encoder") return "encoder";
+  return "decoder";
+}
+
+// Means over a stack's self-attention layers: effective positions per head, covered by the union.
+std::pair<double, double> per_layer_means(const AttentionAnalysis& a, const std::string& stack) {
+  double effective = 0, covered = 0, n = 0;
+  for (const auto& l : a.layers)
+    if (l.stack == stack && l.kind == "self") effective += l.effective_positions, covered += l.covered_positions, ++n;
+  return {n ? effective / n : 0.0, n ? covered / n : 0.0};
+}
+
+// RQ1: does a stack of single-head layers attend as many positions as the shallow
+// multi-head model, per layer and through the stack?
+void attention_findings(const StudyResults& r, std::vector<std::string>& out) {
+  const ArchitectureAttention* shallow = nullptr;
+  for (const auto& a : r.attention)
+    if (a.heads == r.shallow_heads) shallow = &a;
+  if (!shallow) return;
+  const auto stack = main_stack(shallow->analysis);
+  const auto* shallow_top = shallow->analysis.top_rollout(stack);
+  const auto [shallow_effective, shallow_covered] = per_layer_means(shallow->analysis, stack);
+  for (const auto& a : r.attention) {
+    if (&a == shallow) continue;
+    const auto* top = a.analysis.top_rollout(stack);
+    if (!top || !shallow_top) continue;
+    const auto [effective, covered] = per_layer_means(a.analysis, stack);
+    std::string text = fmt::format(
+        "Positions attended (RQ1), {}: through the stack (attention rollout at the top) {} reaches {:.2f} effective input "
+        "positions ({:.2f} carry {:.0f}%) against {:.2f} ({:.2f}) for {}; per layer each of its {} attends {:.2f} positions "
+        "on average against {:.2f} for each head of {} ({:.2f} covered by the union of its heads, {:.2f} by {}'s)",
+        stack, a.architecture, top->effective_positions, top->positions_for_mass, 100 * a.analysis.options.mass,
+        shallow_top->effective_positions, shallow_top->positions_for_mass, shallow->architecture,
+        a.heads == 1 ? "single heads" : "heads", effective, shallow_effective, shallow->architecture, shallow_covered,
+        covered, a.architecture);
+    if (a.analysis.gradient.sentences && shallow->analysis.gradient.sentences)
+      text += fmt::format("; the gradient of its encoder's outputs spreads over {:.2f} effective input positions ({:.2f} for "
+                          "{:.0f}%) against {:.2f} ({:.2f})",
+                          a.analysis.gradient.effective_positions, a.analysis.gradient.positions_for_mass,
+                          100 * a.analysis.options.mass, shallow->analysis.gradient.effective_positions,
+                          shallow->analysis.gradient.positions_for_mass);
+    out.push_back(text + fmt::format(" (the best run of each: {} and {}).", a.run, shallow->run));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> downstream_findings(const StudyResults& results, const DownstreamResults& d) {
@@ -337,6 +385,7 @@ Findings study_findings(const StudyResults& results) {
   stability_findings(results, axes, out);
   findings.gains = equal_size_findings(results, axes, out);
   trend_findings(results, axes, findings.gains, out);
+  attention_findings(results, out);
   training_speed_findings(results, axes, out);
   inference_findings(results, axes, out);
   return findings;

@@ -126,6 +126,35 @@ std::string inference_table(const StudyResults& r) {
   return md;
 }
 
+// RQ1: the numbers behind the attention figures, one row per analysed architecture.
+std::string attention_table(const StudyResults& r) {
+  if (r.attention.empty()) return "";
+  std::string md =
+      "\n## Positions attended (RQ1)\n\nEach architecture's best run (by the test metric), on 200 dev examples, padding "
+      "excluded (definitions: docs/analysis.md). Per layer: exp of the attention entropy of a query, averaged over "
+      "queries and heads, and the keys holding at least 0.1 of some head's attention; through the stack: the attention "
+      "rollout at the top layer; gradient: the input embeddings the encoder's outputs depend on.\n\n"
+      "| architecture | run | stack | per layer, each head | per layer, union of heads | rollout at the top | rollout "
+      "carrying 90% | gradient effective | gradient carrying 90% |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& a : r.attention) {
+    std::string stack = "decoder";
+    for (const auto& l : a.analysis.layers)
+      if (l.stack == "encoder") stack = "encoder";
+    double effective = 0, covered = 0, n = 0;
+    for (const auto& l : a.analysis.layers)
+      if (l.stack == stack && l.kind == "self") effective += l.effective_positions, covered += l.covered_positions, ++n;
+    const auto* top = a.analysis.top_rollout(stack);
+    const auto& g = a.analysis.gradient;
+    md += fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | {} | {} | {} | {} |\n", a.architecture, a.run, stack,
+                      n ? effective / n : 0.0, n ? covered / n : 0.0,
+                      top ? fmt::format("{:.2f}", top->effective_positions) : "–",
+                      top ? fmt::format("{:.2f}", top->positions_for_mass) : "–",
+                      g.sentences ? fmt::format("{:.2f}", g.effective_positions) : "–",
+                      g.sentences ? fmt::format("{:.2f}", g.positions_for_mass) : "–");
+  }
+  return md;
+}
+
 std::string figures_section(const StudyResults& r, const fs::path& figures) {
   std::string md =
       "\n## Figures\n\nData files and gnuplot scripts are in `figures/` and `figures/data/`; "
@@ -151,7 +180,7 @@ void write_report(StudyResults& results, const std::string& out_dir) {
   for (const auto& f : results.findings) md += "- " + f + "\n";
   md += runs_table(results) + means_table(results);
   for (const auto& d : results.downstream) md += downstream_section(results, d);
-  md += inference_table(results) + figures_section(results, figures);
+  md += attention_table(results) + inference_table(results) + figures_section(results, figures);
   write_file_atomically((out / "report.md").string(), md);
 }
 

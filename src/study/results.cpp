@@ -125,6 +125,10 @@ json StudyResults::to_json() const {
     out["downstream"].push_back({{"name", d.name}, {"metric", d.metric.key}, {"metric_name", d.metric.name},
                                  {"runs", rows}, {"findings", d.findings}});
   }
+  out["attention"] = json::array();
+  for (const auto& a : attention)
+    out["attention"].push_back({{"architecture", a.architecture}, {"heads", a.heads}, {"layers", a.layers}, {"run", a.run},
+                                {"analysis", a.analysis.to_json()}});
   for (const auto& g : gains)
     out["gain_vs_heads"].push_back({{"scheme", g.scheme}, {"heads", g.heads}, {"unrolled", g.unrolled},
                                     {"gain", g.gain}, {"sd", g.sd}, {"seeds", g.seeds}});
@@ -159,6 +163,9 @@ StudyResults StudyResults::from_json(const json& j) {
     downstream.findings = d.value("findings", std::vector<std::string>{});
     s.downstream.push_back(std::move(downstream));
   }
+  for (const auto& a : j.value("attention", json::array()))
+    s.attention.push_back({a.at("architecture"), a.at("heads"), a.at("layers"), a.at("run"),
+                           AttentionAnalysis::from_json(a.at("analysis"))});
   s.findings = j.value("findings", std::vector<std::string>{});
   s.figure_notes = j.value("figure_notes", std::vector<std::string>{});
   for (const auto& g : j.value("gain_vs_heads", json::array()))

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/attention_analysis.h"
 #include "task/task.h"
 
 namespace headcount {
@@ -68,6 +69,14 @@ struct DownstreamResults {
   std::vector<std::string> findings;  // written by the report
 };
 
+// RQ1 for one architecture of the grid: its best finished run looked inside.
+struct ArchitectureAttention {
+  std::string architecture;
+  int64_t heads = 0, layers = 0;
+  std::string run;  // the run analysed
+  AttentionAnalysis analysis;
+};
+
 struct StudyResults {
   std::string preset, description, command;
   int threads = 1, jobs = 1, threads_per_run = 1;
@@ -80,6 +89,7 @@ struct StudyResults {
   std::vector<RunRow> runs;
   std::vector<InferenceRow> inference;
   std::vector<DownstreamResults> downstream;
+  std::vector<ArchitectureAttention> attention;  // RQ1, measured when the grid is complete
   // Written by the report:
   std::vector<std::string> findings;
   std::vector<Gain> gains;

@@ -318,6 +318,18 @@ Metrics ClassificationTask::evaluate(Transformer& model, Split split, const Eval
   return metrics;
 }
 
+std::vector<Batch> ClassificationTask::input_batches(Split split, int64_t first, int64_t count) const {
+  const auto& everything = examples(split);
+  const auto [begin, end] = example_range(static_cast<int64_t>(everything.size()), first, count);
+  const std::vector<Encoded> all(everything.begin() + begin, everything.begin() + end);
+  std::vector<int64_t> lengths;
+  for (const auto& e : all) lengths.push_back(static_cast<int64_t>(e.tokens.size()));
+  std::vector<Batch> batches;
+  for (const auto& indices : token_budget_batches(lengths, config_.data.max_tokens, -1))
+    batches.push_back(make_batch(all, indices));
+  return batches;
+}
+
 std::vector<std::string> ClassificationTask::predict(Transformer& model, const std::vector<std::string>& lines,
                                                      int64_t) const {
   std::vector<LabelledText> rows;

@@ -240,6 +240,25 @@ Metrics MaskedLmTask::evaluate(Transformer& model, Split split, const Evaluation
           {"tokens", tokens}};
 }
 
+std::vector<Batch> MaskedLmTask::input_batches(Split split, int64_t first, int64_t count) const {
+  const auto& everything = sequences(split);
+  const auto [begin, end] = example_range(static_cast<int64_t>(everything.size()), first, count);
+  const std::vector<std::vector<int64_t>> all(everything.begin() + begin, everything.begin() + end);
+  std::vector<int64_t> lengths;
+  for (const auto& s : all) lengths.push_back(static_cast<int64_t>(s.size()));
+  std::vector<Batch> batches;
+  for (const auto& indices : token_budget_batches(lengths, config_.data.max_tokens, -1)) {
+    int64_t longest = 0;
+    for (int64_t i : indices) longest = std::max<int64_t>(longest, all[i].size());
+    Batch batch;
+    batch.source = torch::zeros({static_cast<int64_t>(indices.size()), longest}, torch::kLong);
+    for (size_t row = 0; row < indices.size(); ++row)
+      batch.source[row].narrow(0, 0, all[indices[row]].size()).copy_(torch::tensor(all[indices[row]], torch::kLong));
+    batches.push_back(batch.to(runtime_.device));
+  }
+  return batches;
+}
+
 std::vector<std::string> MaskedLmTask::predict(Transformer& model, const std::vector<std::string>& lines, int64_t) const {
   torch::NoGradGuard no_grad;
   model->eval();

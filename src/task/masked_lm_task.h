@@ -59,6 +59,7 @@ class MaskedLmTask : public Task {
   MetricInfo primary_metric() const override;
   MetricInfo checkpoint_metric() const override { return primary_metric(); }
   Metrics evaluate(Transformer& model, Split split, const EvaluationOptions& options) const override;
+  std::vector<Batch> input_batches(Split split, int64_t first, int64_t count) const override;
   // Each line with every "<mask>" in it replaced by the model's most likely piece.
   std::vector<std::string> predict(Transformer& model, const std::vector<std::string>& lines,
                                    int64_t beam) const override;

@@ -181,6 +181,16 @@ Metrics Seq2SeqTask::evaluate(Transformer& model, Split split, const EvaluationO
   return metrics;
 }
 
+std::vector<Batch> Seq2SeqTask::input_batches(Split split, int64_t first, int64_t count) const {
+  const auto all = encode(split_text(text_, split));
+  const auto [begin, end] = example_range(static_cast<int64_t>(all.size()), first, count);
+  const std::vector<Example> examples(all.begin() + begin, all.begin() + end);
+  std::vector<Batch> batches;
+  for (const auto& indices : token_budget_batches(examples, config_.data.max_tokens, -1))
+    batches.push_back(make_batch(examples, indices).to(runtime_.device));
+  return batches;
+}
+
 std::vector<std::string> Seq2SeqTask::predict(Transformer& model, const std::vector<std::string>& lines,
                                               int64_t beam) const {
   const auto outputs = translate(model, prepare_sources(lines), decode_options(beam));

@@ -51,6 +51,7 @@ class Seq2SeqTask : public Task {
 
   MetricInfo checkpoint_metric() const override;
   Metrics evaluate(Transformer& model, Split split, const EvaluationOptions& options) const override;
+  std::vector<Batch> input_batches(Split split, int64_t first, int64_t count) const override;
   std::vector<std::string> predict(Transformer& model, const std::vector<std::string>& lines,
                                    int64_t beam) const override;
 

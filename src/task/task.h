@@ -80,12 +80,19 @@ class Task {
   // evaluation is configured without generation).
   virtual MetricInfo checkpoint_metric() const = 0;
   virtual Metrics evaluate(Transformer& model, Split split, const EvaluationOptions& options) const = 0;
+  // Examples [first, first + count) of a split (count 0: to the end) as the model reads
+  // them when it is evaluated, unmasked, in token-budget batches: what `headcount analyze`
+  // looks inside.
+  virtual std::vector<Batch> input_batches(Split split, int64_t first, int64_t count) const = 0;
 
   // ---- use ----
   // Input lines as a user writes them -> output lines (`headcount translate`/`predict`).
   virtual std::vector<std::string> predict(Transformer& model, const std::vector<std::string>& lines,
                                            int64_t beam) const = 0;
 };
+
+// [begin, end) of examples [first, first + count) of n (count 0: to the end), clamped to n.
+std::pair<int64_t, int64_t> example_range(int64_t n, int64_t first, int64_t count);
 
 // The dev loss as a checkpoint metric (tasks use it when nothing else is evaluated on dev).
 MetricInfo loss_metric();
