@@ -48,5 +48,38 @@ TEST(Checkpoint, MissingOrForeignFileGivesAClearError) {
   std::filesystem::remove(path);
 }
 
+// A corrupt header is refused by name before any tensor is made: unreadable JSON, an
+// unsound model, or one larger than its file could hold (which would otherwise be allocated).
+TEST(Checkpoint, HeaderIsCheckedBeforeAnyTensorIsMade) {
+  auto config = testing::tiny_config(ResidualScheme::PostLn);
+  auto json = model_config_to_json(config);
+  const uintmax_t bytes = 1u << 20;
+  EXPECT_EQ(model_config_to_json(checkpoint_model_config(json.dump(), bytes, "a.pt")), json);
+  auto error = [&](const std::string& text, uintmax_t file_bytes) -> std::string {
+    try {
+      checkpoint_model_config(text, file_bytes, "a.pt");
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error("{\"model.d_model\": ", bytes).rfind("a.pt: its model config is not readable (", 0), 0u);
+  EXPECT_EQ(error("[1, 2]", bytes), "a.pt: its model config is not readable (not a JSON object)");
+  auto unsound = json;
+  unsound["model.encoder.heads"] = "0";
+  EXPECT_EQ(error(unsound.dump(), bytes).rfind("a.pt: its model config is not sound: model.encoder.heads", 0), 0u);
+  auto huge = json;
+  huge["model.d_model"] = "4000000000";
+  huge["model.encoder.heads"] = "1";
+  huge["model.decoder.heads"] = "1";
+  EXPECT_NE(error(huge.dump(), bytes).find("more than its 1048576 bytes hold"), std::string::npos) << error(huge.dump(), bytes);
+  // The smallest file the real model fits in passes; half of its weights' bytes does not.
+  Transformer model(config);
+  int64_t weights = 0;
+  for (const auto& p : model->parameters()) weights += p.numel();
+  EXPECT_EQ(error(json.dump(), static_cast<uintmax_t>(weights) * 4), "");
+  EXPECT_NE(error(json.dump(), static_cast<uintmax_t>(weights) / 2), "");
+}
+
 }  // namespace
 }  // namespace headcount

@@ -25,6 +25,9 @@ Subcommand add_compare_command(CLI::App& app) {
   sub->add_option("--max-runs", request->max_runs,
                   "train at most N runs in this call, then report what is done (0: report only; re-run to go on)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--stop-grace", request->stop_grace_seconds,
+                  "seconds a run may take to stop after Ctrl-C/SIGTERM/SIGHUP before it is killed (default 300)")
+      ->check(CLI::PositiveNumber);
   return {sub, [request]() -> int {
             request->program = std::filesystem::read_symlink("/proc/self/exe").string();
             request->threads = torch::get_num_threads();

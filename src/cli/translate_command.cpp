@@ -1,8 +1,11 @@
 // headcount translate / evaluate: use a trained run.
+#include <fmt/format.h>
+
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/run_access.h"
+#include "util/text.h"
 
 namespace headcount {
 
@@ -25,7 +28,11 @@ static Subcommand add_prediction_command(CLI::App& app, const std::string& name,
             auto run = open_run(options->run, options->checkpoint);
             run.task->load_for_prediction(options->run);
             std::vector<std::string> lines;
-            for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
+            for (std::string line; std::getline(std::cin, line);) {
+              if (!line.empty() && line.back() == '\r') line.pop_back();
+              check_utf8(line, fmt::format("stdin:{}", lines.size() + 1));
+              lines.push_back(line);
+            }
             const int64_t beam = options->beam > 0 ? options->beam : run.config.eval.beam;
             for (const auto& o : run.task->predict(run.model, lines, beam)) std::cout << o << "\n";
             return 0;

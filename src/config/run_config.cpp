@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "util/enum_names.h"
+#include "util/text.h"
 
 namespace headcount {
 
@@ -45,6 +46,9 @@ void describe_data_fields(DataConfig& d, FieldTable& t) {
   t.add_integer("data.max_length", d.max_length,
                 "seq2seq: training examples longer than this (source or target) are skipped; masked-lm: tokens a "
                 "sequence holds (<s> and </s> included); classification: inputs are cut to this many tokens");
+  t.add_string("data.bad_lines", d.bad_lines,
+               "skip (and count in the run log) or error: empty lines of a parallel corpus or a TSV, and seq2seq "
+               "training examples longer than data.max_length");
   t.add_string("data.train_file", d.train_file, "masked-lm: text (a sentence a line, a blank line between documents); "
                "classification: TSV");
   t.add_string("data.valid_file", d.valid_file, "masked-lm, classification: the dev split");
@@ -158,25 +162,53 @@ static void apply(const FieldTable& table, const std::string& key, const std::st
   }
 }
 
+// A config file's text into config; name is the file's, for messages.
+static void apply_yaml(const std::string& text, const std::string& name, const FieldTable& table) {
+  int line = 1;
+  for (size_t start = 0, end; start <= text.size(); start = end + 1, ++line) {
+    end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    try {
+      check_utf8(text.substr(start, end - start), fmt::format("{}:{}", name, line));
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(e.what());
+    }
+  }
+  YAML::Node root;
+  std::vector<std::tuple<std::string, std::string, int>> entries;
+  try {
+    root = YAML::Load(text);
+    if (!root.IsNull() && !root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys at the top", name));
+    if (root.IsMap()) flatten(root, "", name, entries);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", name, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  for (const auto& [key, value, at] : entries) apply(table, key, value, fmt::format("{}:{}", name, at));
+}
+
+RunConfig parse_config(const std::string& text, const std::string& name) {
+  RunConfig config;
+  FieldTable table;
+  describe_fields(config, table);
+  apply_yaml(text, name, table);
+  return config;
+}
+
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
   RunConfig config;
   FieldTable table;
   describe_fields(config, table);
   if (!path.empty()) {
-    std::ifstream in(path);
+    std::ifstream in(path, std::ios::binary);
     if (!in) throw ConfigError(fmt::format("{}: cannot open config file", path));
-    YAML::Node root;
-    try {
-      root = YAML::Load(in);
-    } catch (const YAML::Exception& e) {
-      throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg));
-    }
-    if (!root.IsNull() && !root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys at the top", path));
-    std::vector<std::tuple<std::string, std::string, int>> entries;
-    if (root.IsMap()) flatten(root, "", path, entries);
-    for (const auto& [key, value, line] : entries) apply(table, key, value, fmt::format("{}:{}", path, line));
+    apply_yaml(std::string(std::istreambuf_iterator<char>(in), {}), path, table);
   }
   for (const auto& o : overrides) {
+    try {
+      check_utf8(o, fmt::format("--set {}", o));
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(e.what());
+    }
     auto eq = o.find('=');
     if (eq == std::string::npos || eq == 0)
       throw ConfigError(fmt::format("--set '{}': expected key=value, for example train.max_updates=200", o));
@@ -195,6 +227,8 @@ std::vector<std::string> validate(const RunConfig& c) {
   auto out = c.model.problems(/*check_vocabulary=*/false);
   const auto& t = c.train;
   const auto& d = c.data;
+  if (d.bad_lines != "skip" && d.bad_lines != "error")
+    out.push_back(fmt::format("data.bad_lines '{}' is unknown: expected skip or error", d.bad_lines));
   if (c.model.share_all_embeddings && !d.joint_vocabulary)
     out.push_back("model.share_all_embeddings needs data.joint_vocabulary: true");
   if (c.data.max_tokens < 1) out.push_back("data.max_tokens must be positive");

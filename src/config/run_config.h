@@ -38,6 +38,9 @@ struct DataConfig {
   bool keep_stress = false;  // CMUdict: keep the 0/1/2 stress digits on vowels
   int64_t max_tokens = 4000;  // per batch: examples * longest (source or target) length
   int64_t max_length = 64;    // longer examples are left out of training
+  // Empty lines of a parallel corpus or TSV, and seq2seq training examples longer than
+  // max_length: skipped and counted in the run log, or an error naming the first.
+  std::string bad_lines = "skip";
   // Masked-LM and classification: the split files (plain text, or TSV).
   std::string train_file, valid_file, test_file;
   // Masked-LM (task/masked_lm_task.h).
@@ -110,6 +113,8 @@ struct ConfigError : std::runtime_error {
 
 // Reads path (empty: defaults only), then applies overrides of the form key=value.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides);
+// The YAML text of a config file, unvalidated (name: for messages); for the fuzz target.
+RunConfig parse_config(const std::string& text, const std::string& name);
 // Problems a run would hit (one message each); empty when the config is sound. The task's
 // own keys are checked by its task (make_task in task/task_factory.h).
 std::vector<std::string> validate(const RunConfig& config);

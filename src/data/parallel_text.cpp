@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "util/text.h"
+
 namespace headcount {
 
 const ParallelText& ParallelSplits::split(const std::string& name) const {
@@ -39,6 +41,7 @@ std::vector<std::string> read_lines(const std::string& path) {
   if (n < 0 || (error != Z_OK && error != Z_STREAM_END))
     throw std::runtime_error(fmt::format("{}: read error ({})", path, message));
   if (!current.empty()) lines.push_back(std::move(current));
+  for (size_t i = 0; i < lines.size(); ++i) check_utf8(lines[i], fmt::format("{}:{}", path, i + 1));
   return lines;
 }
 

@@ -17,7 +17,9 @@ struct ParallelSplits {
   const ParallelText& split(const std::string& name) const;  // "train", "valid"/"dev", "test"
 };
 
-// Reads a file line by line; ".gz" files are decompressed. Throws naming the file.
+// Reads a text file line by line (".gz" files are decompressed; a final "\r" of a line is
+// dropped). Throws naming the file, and naming "file:line" for a line that is not valid
+// UTF-8.
 std::vector<std::string> read_lines(const std::string& path);
 
 }  // namespace headcount

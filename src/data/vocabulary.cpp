@@ -7,6 +7,9 @@
 #include <map>
 #include <stdexcept>
 
+#include "data/parallel_text.h"  // read_lines
+#include "util/durable_file.h"
+
 namespace headcount {
 
 Vocabulary::Vocabulary() {
@@ -72,18 +75,13 @@ std::string Vocabulary::decode(const std::vector<int64_t>& indices) const {
 }
 
 void Vocabulary::save(const std::string& path) const {
-  std::ofstream out(path + ".partial");
-  for (const auto& t : tokens_) out << t << "\n";
-  out.close();
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot write vocabulary", path));
-  std::rename((path + ".partial").c_str(), path.c_str());
+  std::string text;
+  for (const auto& t : tokens_) text += t + "\n";
+  write_file_durably(path, text);
 }
 
 Vocabulary Vocabulary::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open vocabulary", path));
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const auto lines = read_lines(path);  // UTF-8 checked, named file:line
   Vocabulary v;
   for (size_t i = 0; i < v.tokens_.size(); ++i)
     if (i >= lines.size() || lines[i] != v.tokens_[i])

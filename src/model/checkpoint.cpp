@@ -1,6 +1,7 @@
 #include "model/checkpoint.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 
 #include "model/model_fields.h"
+#include "util/durable_file.h"
 
 namespace headcount {
 
@@ -37,15 +39,48 @@ ModelConfig model_config_from_json(const nlohmann::json& json) {
 }
 
 void save_checkpoint(Transformer& model, const std::string& path, const nlohmann::json& extra,
-                     const std::function<void(torch::serialize::OutputArchive&)>& write_more) {
+                     const std::function<void(torch::serialize::OutputArchive&)>& write_more, bool keep_previous) {
   torch::serialize::OutputArchive archive;
   archive.write("headcount.model_config", c10::IValue(model_config_to_json(model->config()).dump()));
   archive.write("headcount.extra", c10::IValue(extra.dump()));
   model->save(archive);
   if (write_more) write_more(archive);
-  const std::string temporary = path + ".partial";
-  archive.save_to(temporary);
-  std::filesystem::rename(temporary, path);
+  // Through our own file: LibTorch's file writer ends the process when a write fails.
+  write_durably(path, [&](const ByteSink& sink) { archive.save_to(sink); }, keep_previous);
+}
+
+// Weights a model of this config holds at least (attention and FFN matrices, embeddings),
+// in double so that a corrupt header's huge sizes cannot overflow.
+static double least_parameters(const ModelConfig& c) {
+  const double d = static_cast<double>(c.d_model);
+  auto stack = [&](const StackConfig& s) {
+    const double attention = 4.0 * d * static_cast<double>(s.heads) * static_cast<double>(s.resolved_head_dim(c.d_model));
+    return static_cast<double>(s.layers) * (attention + 2.0 * d * static_cast<double>(s.ffn_dim));
+  };
+  double n = 0;
+  if (c.has_encoder()) n += stack(c.encoder) + d * static_cast<double>(c.source_vocab_size);
+  if (c.has_decoder()) n += stack(c.decoder) + d * static_cast<double>(c.target_vocab_size);
+  return n;
+}
+
+ModelConfig checkpoint_model_config(const std::string& config_text, uintmax_t file_bytes, const std::string& path) {
+  ModelConfig config;
+  try {
+    const auto json = nlohmann::json::parse(config_text);
+    if (!json.is_object()) throw std::invalid_argument("not a JSON object");
+    config = model_config_from_json(json);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(
+        fmt::format("{}: its model config is not readable ({})", path, std::string(e.what()).substr(0, 300)));
+  }
+  const auto problems = config.problems(/*check_vocabulary=*/true);
+  if (!problems.empty())
+    throw std::runtime_error(fmt::format("{}: its model config is not sound: {}", path, fmt::join(problems, "; ")));
+  // Two bytes a weight at the least (bf16), whatever precision wrote it.
+  if (least_parameters(config) * 2.0 > static_cast<double>(file_bytes))
+    throw std::runtime_error(fmt::format("{}: its model config asks for {:.3g} weights, more than its {} bytes hold", path,
+                                         least_parameters(config), file_bytes));
+  return config;
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
@@ -60,11 +95,18 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   c10::IValue config_text, extra_text;
   if (!archive.try_read("headcount.model_config", config_text) || !archive.try_read("headcount.extra", extra_text))
     throw std::runtime_error(fmt::format("{}: not a headcount checkpoint (no model config inside)", path));
+  if (!config_text.isString() || !extra_text.isString())
+    throw std::runtime_error(fmt::format("{}: not a headcount checkpoint (its header is not text)", path));
   LoadedCheckpoint loaded;
-  loaded.model = Transformer(model_config_from_json(nlohmann::json::parse(config_text.toStringRef())));
-  loaded.model->load(archive);
+  loaded.model = Transformer(checkpoint_model_config(config_text.toStringRef(), std::filesystem::file_size(path), path));
+  try {
+    loaded.model->load(archive);
+    loaded.extra = nlohmann::json::parse(extra_text.toStringRef());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: its weights do not fit its model config ({})", path,
+                                         std::string(e.what()).substr(0, 300)));
+  }
   loaded.model->to(device);
-  loaded.extra = nlohmann::json::parse(extra_text.toStringRef());
   loaded.archive = archive_pointer;
   return loaded;
 }

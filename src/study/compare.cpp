@@ -82,6 +82,7 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   options.threads_per_run = std::max(1, threads / options.jobs);
   options.max_runs = request.max_runs;
   options.stop_requested = request.stop_requested;
+  options.stop_grace_seconds = request.stop_grace_seconds;
   if (options.jobs > 1)
     log << fmt::format("{} runs at a time, {} thread{} each\n", options.jobs, options.threads_per_run,
                        options.threads_per_run > 1 ? "s" : "");

@@ -34,6 +34,8 @@ struct CompareRequest {
   // training, which save a checkpoint and stop; the command run again resumes them. The
   // CLI passes a StopSignal's (Ctrl-C, SIGTERM).
   std::function<bool()> stop_requested;
+  // Seconds a run may take to stop after the request's SIGTERM before it is killed.
+  double stop_grace_seconds = 300;
 };
 
 // Returns results.json's content.

@@ -104,12 +104,22 @@ void GridQueue::train(size_t i) {
   const std::vector<std::string> arguments{options_.program, "--threads", std::to_string(options_.threads_per_run),
                                            "train", "--config", config_path, "--out", dir.string(), "--resume"};
   int status = 0;
+  bool killed = false;
   std::string error;
+  fs::remove(dir / "killed.txt");
   try {
     status = wait_for_process(start_process(arguments, (dir / "train.log").string(), /*hold_stop_signals=*/true),
-                              [this] { return stopping(); });
+                              [this] { return stopping(); }, options_.stop_grace_seconds, &killed);
   } catch (const std::exception& e) {
     status = -1, error = e.what();
+  }
+  if (killed) {
+    const auto text = fmt::format("did not stop within {:.0f} s of the stop request's SIGTERM: killed; its last checkpoint "
+                                  "resumes it\n",
+                                  options_.stop_grace_seconds);
+    write_file_atomically((dir / "killed.txt").string(), text);
+    say(fmt::format("    {}: {}", run.name, text));
+    return;
   }
   record(i, status, error);
 }

@@ -22,6 +22,9 @@ struct GridRunnerOptions {
   int jobs = 1;
   int64_t max_runs = -1;     // start at most this many runs; -1: no limit
   std::function<bool()> stop_requested;
+  // A run still going this long after the stop request's SIGTERM is killed (SIGKILL); its
+  // folder then holds killed.txt saying so, and its last checkpoint resumes it.
+  double stop_grace_seconds = 300;
 };
 
 // True when the run folder's summary says finished or diverged.

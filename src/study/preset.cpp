@@ -8,6 +8,7 @@
 #include <numeric>
 #include <set>
 
+#include "data/parallel_text.h"  // read_lines
 #include "model/reshape.h"
 #include "task/task_factory.h"
 
@@ -114,16 +115,22 @@ Preset load_preset(const std::string& name) {
     throw ConfigError(fmt::format("unknown preset '{}': no file {} (presets here: {})", name, path,
                                   known.empty() ? "none" : known));
   }
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("{}:{}: not valid YAML: {}", path, e.mark.line + 1, e.msg));
-  }
-  if (!root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys", path));
   Preset preset;
   preset.name = std::filesystem::path(path).stem().string();
-  for (const auto& item : root) read_entry(item.first.as<std::string>(), item.second, path, item.first.Mark().line + 1, preset);
+  try {
+    const auto lines = read_lines(path);  // UTF-8 checked line by line
+    std::string text;
+    for (const auto& line : lines) text += line + "\n";
+    const YAML::Node root = YAML::Load(text);
+    if (!root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys", path));
+    for (const auto& item : root) read_entry(item.first.as<std::string>(), item.second, path, item.first.Mark().line + 1, preset);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}: not valid YAML here: {}", path, e.mark.line + 1, e.msg));
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(e.what());
+  }
   if (preset.config_path.empty()) throw ConfigError(fmt::format("{}: 'config' (the task's train config) is required", path));
   if (preset.schemes.empty()) throw ConfigError(fmt::format("{}: 'schemes' must name at least one residual scheme", path));
   if (preset.seeds < 1) throw ConfigError(fmt::format("{}: 'seeds' must be at least 1", path));

@@ -200,6 +200,10 @@ RunRow read_run_row(const GridRun& run, const std::string& run_dir_text, const M
     // stopped with its machine.
     const bool started = fs::exists(run_dir / "metrics.jsonl") || fs::exists(run_dir / "checkpoint_last.pt");
     row.status = started ? "unfinished" : "not started";
+    if (fs::exists(run_dir / "killed.txt")) {
+      std::ifstream in(run_dir / "killed.txt");
+      row.status = "unfinished", row.error = std::string(std::istreambuf_iterator<char>(in), {});
+    }
   }
   for (const auto& line : read_metrics((run_dir / "metrics.jsonl").string()))
     if (line.value("kind", "") == "dev")

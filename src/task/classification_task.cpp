@@ -196,7 +196,7 @@ std::string ClassificationTask::describe() const {
                                  valid_.size(), test_.size(),
                                  layout_.regression ? std::string("a score") : fmt::format("classes {}", fmt::join(classes_, ", ")),
                                  vocabulary_.size());
-  if (skipped_) text += fmt::format("; {} rows skipped as the {} layout says", skipped_, layout_.task);
+  if (skipped_) text += fmt::format("; {} rows left out (empty texts, or short rows of the {} layout)", skipped_, layout_.task);
   return text;
 }
 

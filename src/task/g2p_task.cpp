@@ -14,7 +14,7 @@ MetricInfo G2pTask::primary_metric() const {
   return {"wer", "WER", /*lower_is_better=*/true, /*not_learned_at=*/90.0, "%"};
 }
 
-ParallelSplits G2pTask::read_splits() const { return load_cmudict(config_.data.cmudict_path, {config_.data.keep_stress}); }
+ParallelSplits G2pTask::read_splits() { return load_cmudict(config_.data.cmudict_path, {config_.data.keep_stress}); }
 
 Seq2SeqTask::Tokenizers G2pTask::make_tokenizers(const std::string&, const ParallelText*) const {
   return {make_tokenizer("char"), make_tokenizer("space")};

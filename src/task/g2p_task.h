@@ -16,7 +16,7 @@ class G2pTask : public Seq2SeqTask {
   MetricInfo primary_metric() const override;
 
  protected:
-  ParallelSplits read_splits() const override;
+  ParallelSplits read_splits() override;
   Tokenizers make_tokenizers(const std::string& run_dir, const ParallelText* raw_train) const override;
   std::string normalize_source(const std::string& raw) const override;
   EvaluationSet evaluation_set(const ParallelText& split) const override;

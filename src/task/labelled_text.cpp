@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 #include "data/tsv.h"
@@ -78,6 +79,12 @@ LabelledFile read_labelled_tsv(const std::string& path, const TsvLayout& given, 
                                            row.fields.size()));
     LabelledText text;
     text.first = row.fields[layout.first];
+    if (std::all_of(text.first.begin(), text.first.end(), [](unsigned char c) { return std::isspace(c); })) {
+      if (data.bad_lines == "error")
+        throw std::runtime_error(fmt::format("{}: an empty text (set data.bad_lines: skip to leave such rows out)", where));
+      ++out.skipped;
+      continue;
+    }
     if (layout.second >= 0) text.second = row.fields[layout.second];
     text.label = layout.label >= 0 ? row.fields[layout.label] : row.fields.back();
     text.where = where;

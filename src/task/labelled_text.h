@@ -46,7 +46,7 @@ bool is_glue_task(const std::string& name);
 
 struct LabelledFile {
   std::vector<LabelledText> rows;
-  int64_t skipped = 0;  // rows the layout skips (QQP's short rows)
+  int64_t skipped = 0;  // rows left out: QQP's short rows, and empty texts (data.bad_lines: skip)
 };
 
 // Throws std::runtime_error naming the file and line of a row that does not fit the layout.

@@ -26,6 +26,7 @@ static void tokenize_all(ParallelSplits& splits, const Tokenizer& source, const 
 }
 
 void Seq2SeqTask::load(const std::string& run_dir, bool create) {
+  notes_.clear();
   auto raw = read_splits();
   for (auto* split : {&raw.train, &raw.valid, &raw.test})
     for (auto& line : split->source) line = normalize_source(line);
@@ -34,10 +35,25 @@ void Seq2SeqTask::load(const std::string& run_dir, bool create) {
   text_ = std::move(raw);
   load_vocabularies(run_dir, create);
   train_examples_.clear();
-  for (auto& e : encode(text_.train))
-    if (static_cast<int64_t>(std::max(e.source.size(), e.target.size())) <= config_.data.max_length)
+  int64_t too_long = 0;
+  for (auto& e : encode(text_.train)) {
+    if (static_cast<int64_t>(std::max(e.source.size(), e.target.size())) <= config_.data.max_length) {
       train_examples_.push_back(std::move(e));
-  if (train_examples_.empty()) throw std::runtime_error("no training example is within data.max_length");
+      continue;
+    }
+    if (config_.data.bad_lines == "error")
+      throw std::runtime_error(fmt::format("training example {} is longer than data.max_length = {} tokens (set "
+                                           "data.bad_lines: skip to leave such examples out)",
+                                           train_examples_.size() + too_long + 1, config_.data.max_length));
+    ++too_long;
+  }
+  if (text_.train.size() == 0) throw std::runtime_error("the training split is empty: no example to train on");
+  if (train_examples_.empty())
+    throw std::runtime_error(fmt::format("all {} training examples are longer than data.max_length = {} tokens",
+                                         text_.train.size(), config_.data.max_length));
+  if (too_long)
+    notes_.push_back(fmt::format("{} training examples longer than data.max_length = {} left out", too_long,
+                                 config_.data.max_length));
 }
 
 void Seq2SeqTask::load_vocabularies(const std::string& run_dir, bool create) {
@@ -73,8 +89,11 @@ ModelConfig Seq2SeqTask::model_config(const ModelConfig& configured) const {
 }
 
 std::string Seq2SeqTask::describe() const {
-  return fmt::format("data: {} train / {} valid / {} test examples; vocabularies {} / {}", train_examples_.size(),
-                     text_.valid.size(), text_.test.size(), source_vocabulary_.size(), target_vocabulary_.size());
+  std::string text = fmt::format("data: {} train / {} valid / {} test examples; vocabularies {} / {}",
+                                 train_examples_.size(), text_.valid.size(), text_.test.size(), source_vocabulary_.size(),
+                                 target_vocabulary_.size());
+  for (const auto& note : notes_) text += "; " + note;
+  return text;
 }
 
 bool Seq2SeqTask::has_split(Split split) const {

@@ -68,7 +68,7 @@ class Seq2SeqTask : public Task {
     std::unique_ptr<Tokenizer> source, target;
   };
   // The three splits as the task reads them, before tokenization.
-  virtual ParallelSplits read_splits() const = 0;
+  virtual ParallelSplits read_splits() = 0;
   // The tokenizers. raw_train: the training split, for tokenizers that are trained (into
   // run_dir) when their model is missing; null when they must exist already.
   virtual Tokenizers make_tokenizers(const std::string& run_dir, const ParallelText* raw_train) const = 0;
@@ -82,6 +82,8 @@ class Seq2SeqTask : public Task {
   virtual Metrics score(const std::vector<std::string>& hypotheses, const EvaluationSet& set) const = 0;
 
   const Tokenizer& target_tokenizer() const { return *tokenizers_.target; }
+  // What reading the data left out, for the run log (describe()).
+  std::vector<std::string> notes_;
 
   RunConfig config_;
   Runtime runtime_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <stdexcept>
 
@@ -23,23 +25,44 @@ std::vector<std::string> TranslationTask::problems(const DataConfig& d) {
   return out;
 }
 
-static ParallelText read_pair(const DataConfig& c, const std::string& prefix, const std::string& key) {
+static bool blank(const std::string& line) {
+  return std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+// PREFIX.SRC and PREFIX.TGT, line by line. A pair with an empty side is skipped and counted
+// (data.bad_lines: skip) or an error naming its line.
+static ParallelText read_pair(const DataConfig& c, const std::string& prefix, const std::string& key,
+                              std::vector<std::string>& notes) {
   ParallelText text;
   const std::string source_path = prefix + "." + c.source_lang, target_path = prefix + "." + c.target_lang;
-  text.source = read_lines(source_path);
-  text.target = read_lines(target_path);
-  if (text.source.size() != text.target.size())
+  auto source = read_lines(source_path), target = read_lines(target_path);
+  if (source.size() != target.size())
     throw std::runtime_error(fmt::format("{} ({}): {} has {} lines but {} has {}", key, prefix, source_path,
-                                         text.source.size(), target_path, text.target.size()));
+                                         source.size(), target_path, target.size()));
+  int64_t empty = 0;
+  std::string first;
+  for (size_t i = 0; i < source.size(); ++i) {
+    if (blank(source[i]) || blank(target[i])) {
+      const auto where = fmt::format("{}:{}", blank(source[i]) ? source_path : target_path, i + 1);
+      if (c.bad_lines == "error")
+        throw std::runtime_error(fmt::format("{}: an empty line (set data.bad_lines: skip to leave such pairs out)", where));
+      if (!empty++) first = where;
+      continue;
+    }
+    text.source.push_back(std::move(source[i]));
+    text.target.push_back(std::move(target[i]));
+  }
+  if (empty) notes.push_back(fmt::format("{} pairs with an empty line left out of {} (the first at {})", empty, prefix, first));
+  if (text.size() == 0) throw std::runtime_error(fmt::format("{} {}: no sentence pair in {} and {}", key, prefix, source_path, target_path));
   return text;
 }
 
-ParallelSplits TranslationTask::read_splits() const {
+ParallelSplits TranslationTask::read_splits() {
   const auto& c = config_.data;
   ParallelSplits raw;
-  raw.train = read_pair(c, c.train_prefix, "data.train_prefix");
-  raw.valid = read_pair(c, c.valid_prefix, "data.valid_prefix");
-  if (!c.test_prefix.empty()) raw.test = read_pair(c, c.test_prefix, "data.test_prefix");
+  raw.train = read_pair(c, c.train_prefix, "data.train_prefix", notes_);
+  raw.valid = read_pair(c, c.valid_prefix, "data.valid_prefix", notes_);
+  if (!c.test_prefix.empty()) raw.test = read_pair(c, c.test_prefix, "data.test_prefix", notes_);
   return raw;
 }
 

@@ -20,7 +20,7 @@ class TranslationTask : public Seq2SeqTask {
   static std::vector<std::string> problems(const DataConfig& data);
 
  protected:
-  ParallelSplits read_splits() const override;
+  ParallelSplits read_splits() override;
   Tokenizers make_tokenizers(const std::string& run_dir, const ParallelText* raw_train) const override;
   bool joint_vocabulary() const override { return config_.data.joint_vocabulary; }
   Metrics score(const std::vector<std::string>& hypotheses, const EvaluationSet& set) const override;

@@ -9,18 +9,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "util/durable_file.h"
+
 namespace headcount {
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".partial";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << text;
-    out.close();
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write", temporary));
-  }
-  std::filesystem::rename(temporary, path);
-}
+void write_file_atomically(const std::string& path, const std::string& text) { write_file_durably(path, text); }
 
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
@@ -35,6 +28,11 @@ nlohmann::json read_json_file(const std::string& path) {
 void append_metrics(const std::string& path, const nlohmann::json& line) {
   std::ofstream out(path, std::ios::app);
   out << line.dump() << "\n";
+  out.close();
+  if (!out) {
+    const auto full = disk_full_note(std::filesystem::path(path).parent_path().string());
+    throw std::runtime_error(fmt::format("{}: cannot append to it{}", path, full.empty() ? "" : " (" + full + ")"));
+  }
 }
 
 std::vector<nlohmann::json> read_metrics(const std::string& path) {

@@ -1,6 +1,7 @@
 // The files of a run folder and how they are written. Every file is written to a
-// temporary name and renamed into place, so an interrupted run never leaves a torn file
-// and never overwrites a finished result with a partial one.
+// temporary name, flushed to the disk and renamed into place (util/durable_file.h), so an
+// interrupted run, a power loss or a full disk never leaves a torn file and never
+// overwrites a finished result with a partial one.
 //   config.yaml         the resolved configuration
 //   metrics.jsonl       one JSON object per train log line and per dev evaluation
 //   summary.json        status, best dev, test metrics, size, time, memory

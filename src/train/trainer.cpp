@@ -14,6 +14,7 @@
 #include "model/checkpoint.h"
 #include "task/task_factory.h"
 #include "train/run_folder.h"
+#include "util/durable_file.h"
 
 namespace fs = std::filesystem;
 
@@ -48,8 +49,11 @@ Trainer::Trainer(TrainRequest request, std::ostream& log)
   last_path_ = (dir / "checkpoint_last.pt").string();
   best_path_ = (dir / "checkpoint_best.pt").string();
   metrics_path_ = (dir / "metrics.jsonl").string();
-  resuming_ = request_.resume && fs::exists(last_path_);
-  if (fs::exists(last_path_) && !request_.resume)
+  // One trainer per folder: taken before anything is read or written there.
+  if (first_rank()) lock_ = std::make_unique<RunLock>(dir_);
+  const bool has_checkpoint = fs::exists(last_path_) || fs::exists(previous_path(last_path_));
+  resuming_ = request_.resume && has_checkpoint;
+  if (has_checkpoint && !request_.resume)
     throw std::runtime_error(fmt::format(
         "{} holds a checkpoint of an earlier run; pass --resume to continue it, or choose another --out", dir_));
   ranks_ = static_cast<int>(t_.processes);
@@ -91,7 +95,7 @@ void Trainer::prepare_model() {
   model_ = Transformer(model_config_);
   std::shared_ptr<torch::serialize::InputArchive> resume_archive;
   if (resuming_) {
-    auto loaded = load_checkpoint(last_path_, runtime_.device);
+    auto loaded = load_resume_checkpoint();
     if (model_config_to_json(loaded.model->config()) != model_config_to_json(model_config_))
       throw std::runtime_error(
           fmt::format("{}: its model differs from the config's; resume with the run's own config", last_path_));
@@ -133,6 +137,20 @@ void Trainer::initialize_from(const std::string& run_dir) {
     throw std::runtime_error(fmt::format("train.init_from {}: its encoder differs from this config's: {}", path, e.what()));
   }
   log_ << fmt::format("encoder initialised from {}\n", path);
+}
+
+// checkpoint_last.pt, or the one before it when the newest cannot be read (a torn write
+// by a file system that lost the flush, a disk that filled).
+LoadedCheckpoint Trainer::load_resume_checkpoint() {
+  const auto previous = previous_path(last_path_);
+  try {
+    return load_checkpoint(last_path_, runtime_.device);
+  } catch (const std::exception& e) {
+    if (!fs::exists(previous)) throw;
+    log_ << fmt::format("{} cannot be read ({}); resuming from the checkpoint before it, {}\n", last_path_,
+                        std::string(e.what()).substr(0, 300), previous);
+    return load_checkpoint(previous, runtime_.device);
+  }
 }
 
 // Admin: profile on the first real training batch, in training mode, before any update.
@@ -427,15 +445,19 @@ void Trainer::test(nlohmann::json& result) {
                       test.dump(), seconds_since(test_start));
 }
 
+// The one with the training state (checkpoint_last.pt) keeps the one before it.
 void Trainer::write_checkpoint(const std::string& path, bool with_training_state) {
-  save_checkpoint(model_, path, state_.to_json(), [&](torch::serialize::OutputArchive& archive) {
-    if (!with_training_state) return;
-    torch::serialize::OutputArchive optimizer_archive;
-    optimizer_->save(optimizer_archive);
-    archive.write("optimizer", optimizer_archive);
-    std::lock_guard<std::mutex> lock(generator_.mutex());
-    archive.write("random_state", generator_.get_state(), /*is_buffer=*/true);
-  });
+  save_checkpoint(
+      model_, path, state_.to_json(),
+      [&](torch::serialize::OutputArchive& archive) {
+        if (!with_training_state) return;
+        torch::serialize::OutputArchive optimizer_archive;
+        optimizer_->save(optimizer_archive);
+        archive.write("optimizer", optimizer_archive);
+        std::lock_guard<std::mutex> lock(generator_.mutex());
+        archive.write("random_state", generator_.get_state(), /*is_buffer=*/true);
+      },
+      /*keep_previous=*/with_training_state);
 }
 
 const std::vector<std::vector<int64_t>>& Trainer::batches_for_epoch() {

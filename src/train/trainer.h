@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/run_config.h"
+#include "model/checkpoint.h"
 #include "model/transformer.h"
 #include "runtime/runtime.h"
 #include "task/task.h"
@@ -21,6 +22,7 @@
 #include "train/optimizer.h"
 #include "train/schedule.h"
 #include "train/training_state.h"
+#include "util/run_lock.h"
 
 namespace headcount {
 
@@ -70,6 +72,7 @@ class Trainer {
   };
 
   void prepare_model();
+  LoadedCheckpoint load_resume_checkpoint();
   void initialize_from(const std::string& run_dir);
   void profile_admin_scales();
   Decision decide();
@@ -93,6 +96,7 @@ class Trainer {
   bool first_rank() const { return request_.rank == 0; }
 
   TrainRequest request_;
+  std::unique_ptr<RunLock> lock_;  // rank 0's, for as long as it trains here
   const RunConfig& config_;
   const TrainConfig& t_;
   std::ostream& log_;

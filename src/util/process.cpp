@@ -33,6 +33,7 @@ pid_t start_process(const std::vector<std::string>& arguments, const std::string
     pthread_sigmask(SIG_BLOCK, nullptr, &held);  // this thread's mask, plus the two
     sigaddset(&held, SIGINT);
     sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGHUP);
     posix_spawnattr_setsigmask(&attributes, &held);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   }
@@ -44,8 +45,10 @@ pid_t start_process(const std::vector<std::string>& arguments, const std::string
   return pid;
 }
 
-int wait_for_process(pid_t pid, const std::function<bool()>& stop_requested) {
+int wait_for_process(pid_t pid, const std::function<bool()>& stop_requested, double grace_seconds, bool* killed) {
   bool passed_on = false;
+  std::chrono::steady_clock::time_point passed_at;
+  if (killed) *killed = false;
   while (true) {
     int status = 0;
     // Without a stop to pass on, block; with one, poll so the request is seen while waiting.
@@ -62,6 +65,12 @@ int wait_for_process(pid_t pid, const std::function<bool()>& stop_requested) {
     if (!passed_on && stop_requested()) {
       kill(pid, SIGTERM);
       passed_on = true;
+      passed_at = std::chrono::steady_clock::now();
+    } else if (passed_on && grace_seconds > 0 && (!killed || !*killed) &&
+               std::chrono::steady_clock::now() - passed_at > std::chrono::duration<double>(grace_seconds)) {
+      kill(pid, SIGKILL);  // it did not stop within its grace period
+      if (killed) *killed = true;
+      grace_seconds = 0;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -13,7 +13,7 @@ namespace headcount {
 
 // Starts `arguments` (arguments[0] is the program's path) with stdout and stderr appended
 // to log_path. Throws std::runtime_error, naming the program, when it cannot be started.
-// hold_stop_signals starts the child with SIGINT and SIGTERM blocked, for a headcount child:
+// hold_stop_signals starts the child with SIGINT, SIGTERM and SIGHUP blocked, for a headcount child:
 // its StopSignal unblocks them, so a Ctrl-C during its start-up becomes a stop request
 // instead of its death (which would leave the ranks of a data-parallel group waiting).
 pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path,
@@ -22,7 +22,9 @@ pid_t start_process(const std::vector<std::string>& arguments, const std::string
 // Waits for the process to end and returns its status as a shell shows it: the exit code,
 // or 128 + the signal that ended it. While it waits it asks `stop_requested` (if given)
 // every tenth of a second; the first time that returns true the child is sent SIGTERM,
-// so a child that saves its work on SIGTERM (train does) is stopped cleanly.
-int wait_for_process(pid_t pid, const std::function<bool()>& stop_requested = {});
+// so a child that saves its work on SIGTERM (train does) is stopped cleanly. A child still
+// running grace_seconds later (0: wait for ever) is sent SIGKILL, and *killed says so.
+int wait_for_process(pid_t pid, const std::function<bool()>& stop_requested = {}, double grace_seconds = 0,
+                     bool* killed = nullptr);
 
 }  // namespace headcount

@@ -17,7 +17,7 @@ std::atomic<int> first_signal{0};
 std::atomic<int> interrupts{0};
 static_assert(std::atomic<int>::is_always_lock_free);
 bool installed = false;
-struct sigaction previous_interrupt, previous_terminate;
+struct sigaction previous_interrupt, previous_terminate, previous_hangup;
 
 extern "C" void on_stop_signal(int signal_number) {
   int none = 0;
@@ -43,21 +43,26 @@ StopSignal::StopSignal() {
   sigemptyset(&action.sa_mask);
   sigaddset(&action.sa_mask, SIGINT);  // one handler at a time
   sigaddset(&action.sa_mask, SIGTERM);
+  sigaddset(&action.sa_mask, SIGHUP);
   action.sa_flags = SA_RESTART;  // reads and writes in progress carry on
   sigaction(SIGINT, &action, &previous_interrupt);
   if (previous_interrupt.sa_handler == SIG_IGN) sigaction(SIGINT, &previous_interrupt, nullptr);
   sigaction(SIGTERM, &action, &previous_terminate);
+  sigaction(SIGHUP, &action, &previous_hangup);
+  if (previous_hangup.sa_handler == SIG_IGN) sigaction(SIGHUP, &previous_hangup, nullptr);  // nohup
   installed = true;
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
 }
 
 StopSignal::~StopSignal() {
   sigaction(SIGINT, &previous_interrupt, nullptr);
   sigaction(SIGTERM, &previous_terminate, nullptr);
+  sigaction(SIGHUP, &previous_hangup, nullptr);
   installed = false;
 }
 
