@@ -19,12 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string temp_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / fmt::format("hc_cls_{}_{}", name, getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string temp_dir(const std::string& name) { return testing::fresh_dir("hc_cls", name); }
 
 std::string write(const std::string& dir, const std::string& name, const std::string& text) {
   const auto path = dir + "/" + name;

@@ -166,12 +166,7 @@ RunConfig corpus_config(const std::string& corpus, const std::vector<std::string
   return load_config("", overrides);
 }
 
-std::vector<double> train_losses(const std::string& run_dir) {
-  std::vector<double> losses;
-  for (const auto& line : read_metrics(run_dir + "/metrics.jsonl"))
-    if (line.at("kind") == "train") losses.push_back(line.at("train_loss").get<double>());
-  return losses;
-}
+using testing::train_losses;
 
 TEST(MaskedLm, ResumedRunRepeatsTheUninterruptedLossesAndReportsPerplexity) {
   const auto corpus = write_corpus("resume");

@@ -26,12 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string fresh_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / fmt::format("hc_rel_{}_{}", name, getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string fresh_dir(const std::string& name) { return testing::fresh_dir("hc_rel", name); }
 
 // A reversal corpus, as train_test's, with hooks to spoil a line.
 std::string write_corpus(const std::string& dir, int train_lines = 200) {
@@ -73,12 +68,7 @@ std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
-std::vector<double> train_losses(const std::string& run_dir) {
-  std::vector<double> losses;
-  for (const auto& line : read_metrics(run_dir + "/metrics.jsonl"))
-    if (line.at("kind") == "train") losses.push_back(line.at("train_loss").get<double>());
-  return losses;
-}
+using testing::train_losses;
 
 TEST(Reliability, InvalidUtf8IsRefusedWithFileAndLine) {
   const auto dir = write_corpus(fresh_dir("utf8"));

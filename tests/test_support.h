@@ -2,14 +2,17 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <string>
 
 #include "model/model_config.h"
+#include "train/run_folder.h"
 
 namespace headcount::testing {
 
@@ -44,6 +47,23 @@ inline std::string scheme_test_name(const ::testing::TestParamInfo<ResidualSchem
 
 // Compares autograd's gradient of loss() with central differences, in double precision,
 // at up to `samples` entries of each parameter. Returns the worst relative error seen.
+// A new, empty folder under the temporary directory: PREFIX_NAME_PID, so that tests run side
+// by side by CTest never share one.
+inline std::string fresh_dir(const std::string& prefix, const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / (prefix + "_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// The train losses of a run folder's metrics.jsonl, in order.
+inline std::vector<double> train_losses(const std::string& run_dir) {
+  std::vector<double> losses;
+  for (const auto& line : read_metrics(run_dir + "/metrics.jsonl"))
+    if (line.at("kind") == "train") losses.push_back(line.at("train_loss").get<double>());
+  return losses;
+}
+
 // The whole file as text ("" when it cannot be read).
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);

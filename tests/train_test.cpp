@@ -133,12 +133,7 @@ std::string empty_run_dir(const std::string& name) {
   return dir;
 }
 
-std::vector<double> train_losses(const std::string& run_dir) {
-  std::vector<double> losses;
-  for (const auto& line : read_metrics(run_dir + "/metrics.jsonl"))
-    if (line.at("kind") == "train") losses.push_back(line.at("train_loss").get<double>());
-  return losses;
-}
+using testing::train_losses;
 
 TEST(Trainer, ResumedRunRepeatsTheUninterruptedLosses) {
   const auto corpus = write_reverse_corpus();
