@@ -181,7 +181,7 @@ void attention_figures(const StudyResults& results, const fs::path& figures, std
   }
   std::ofstream(figures / "attention_layers.gp")
       << kTerminal << "set output 'attention_layers.svg'\n"
-      << "set title 'Positions each layer attends (RQ1; exp of the attention entropy; dashed: keys with >= 0.1 of some head)'\n"
+      << "set title 'Positions each layer attends (exp of the attention entropy; dashed: keys >= 0.1 of a head)'\n"
       << "set xlabel 'relative depth (layer / layers)'\nset ylabel 'positions'\nset xrange [0:1.05]\nplot " << layer_plots
       << "\n";
   run_gnuplot(figures, "attention_layers.gp", notes);

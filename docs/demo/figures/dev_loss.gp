@@ -5,7 +5,7 @@ set key outside right top
 set output 'dev_loss.svg'
 set title 'Dev loss against updates'
 set xlabel 'update'
-set ylabel 'dev loss (label-smoothed, nats per token)'
+set ylabel 'dev loss (as the task trains it, nats per token)'
 plot 'data/3L-4H-post-ln-s1.dev.dat' using 1:2 with linespoints lc 1 dt 1 pt 5 title '3L-4H post-ln', \
      'data/3L-4H-admin-s1.dev.dat' using 1:2 with linespoints lc 2 dt 1 pt 5 title '3L-4H admin', \
      'data/12L-1H-post-ln-s1.dev.dat' using 1:2 with linespoints lc 1 dt 2 pt 7 title '12L-1H post-ln', \

@@ -3,7 +3,7 @@ set termoption noenhanced
 set grid
 set key outside right top
 set output 'dev_metric_time.svg'
-set title 'Dev WER (greedy) against wall time'
+set title 'Dev WER against wall time'
 set xlabel 'minutes'
 set ylabel 'dev WER'
 plot 'data/3L-4H-post-ln-s1.dev.dat' using ($4/60):3 with linespoints lc 1 dt 1 pt 5 title '3L-4H post-ln', \
