@@ -14,6 +14,7 @@
 #include "config/run_config.h"
 #include "data/parallel_text.h"
 #include "study/compare.h"
+#include "reversal_corpus.h"
 #include "test_support.h"
 #include "train/run_folder.h"
 #include "train/trainer.h"
@@ -28,21 +29,8 @@ namespace fs = std::filesystem;
 
 std::string fresh_dir(const std::string& name) { return testing::fresh_dir("hc_rel", name); }
 
-// A reversal corpus, as train_test's, with hooks to spoil a line.
-std::string write_corpus(const std::string& dir, int train_lines = 200) {
-  std::mt19937 random(5);
-  for (auto [name, lines] : {std::pair{"train", train_lines}, std::pair{"valid", 20}, std::pair{"test", 10}}) {
-    std::ofstream source(dir + "/" + name + ".src"), target(dir + "/" + name + ".tgt");
-    for (int i = 0; i < lines; ++i) {
-      std::vector<std::string> tokens(2 + random() % 5);
-      for (auto& t : tokens) t = std::string(1, static_cast<char>('a' + random() % 8));
-      for (size_t j = 0; j < tokens.size(); ++j) source << (j ? " " : "") << tokens[j];
-      for (size_t j = tokens.size(); j-- > 0;) target << tokens[j] << (j ? " " : "");
-      source << "\n", target << "\n";
-    }
-  }
-  return dir;
-}
+// A reversal corpus of 200 / 20 / 10 pairs, which the tests then spoil.
+std::string write_corpus(const std::string& dir) { return testing::write_reversal_corpus(dir, 200, 20, 10, 6); }
 
 std::vector<std::string> corpus_overrides(const std::string& corpus) {
   return {"data.task=parallel", "data.train_prefix=" + corpus + "/train", "data.valid_prefix=" + corpus + "/valid",

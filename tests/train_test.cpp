@@ -20,6 +20,7 @@
 #include "train/schedule.h"
 #include "train/trainer.h"
 #include "util/process.h"
+#include "reversal_corpus.h"
 #include "test_support.h"
 
 namespace headcount {
@@ -98,20 +99,8 @@ TEST(Loss, LabelSmoothingMatchesFairseqFormula) {
 std::string write_reverse_corpus() {
   // One folder per process: CTest may run several tests at once, and a test reading the
   // corpus while another rewrites it would read a torn file.
-  const auto dir = fs::temp_directory_path() / fmt::format("hc_reverse_corpus_{}", getpid());
-  fs::create_directories(dir);
-  std::mt19937 random(5);
-  for (auto [name, lines] : {std::pair{"train", 300}, std::pair{"valid", 30}, std::pair{"test", 20}}) {
-    std::ofstream source(dir / (std::string(name) + ".src")), target(dir / (std::string(name) + ".tgt"));
-    for (int i = 0; i < lines; ++i) {
-      std::vector<std::string> tokens(2 + random() % 6);
-      for (auto& t : tokens) t = std::string(1, static_cast<char>('a' + random() % 8));
-      for (size_t j = 0; j < tokens.size(); ++j) source << (j ? " " : "") << tokens[j];
-      for (size_t j = tokens.size(); j-- > 0;) target << tokens[j] << (j ? " " : "");
-      source << "\n", target << "\n";
-    }
-  }
-  return dir.string();
+  return testing::write_reversal_corpus(
+      (fs::temp_directory_path() / fmt::format("hc_reverse_corpus_{}", getpid())).string(), 300, 30, 20, 7);
 }
 
 RunConfig reverse_config(const std::string& corpus, const std::vector<std::string>& extra = {}) {
