@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what headcount needs on Debian 12 (as root) and builds it into build/.
+# Arguments: more Debian packages to install with them.
 # Idempotent: packages already present are not reinstalled, and an existing build
 # folder is only brought up to date.
 set -euo pipefail
@@ -14,6 +15,7 @@ packages=(
   libgtest-dev
   gnuplot-nox                          # figures of the study report
 )
+packages+=("$@")  # more, for the tests (scripts/test.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

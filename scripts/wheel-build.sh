@@ -19,7 +19,12 @@ if [ $# -ge 1 ]; then
   # Debian's libz.so links to an absolute path of Debian's zlib; the static one travels.
   extra=(-DZLIB_LIBRARY="$unpacked/usr/lib/x86_64-linux-gnu/libz.a" -DZLIB_INCLUDE_DIR="$unpacked/usr/include")
 fi
+# scripts/gpu-check.sh builds through this script: its own folder, more CMake arguments
+# (nccl.h's folder), and no test run.
+build=${HEADCOUNT_BUILD_DIR:-build-wheel}
+read -r -a more <<< "${HEADCOUNT_CMAKE_ARGS:-}"
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
-cmake -S . -B build-wheel -DCMAKE_PREFIX_PATH="$prefix_path" "${extra[@]}"
-cmake --build build-wheel -j "$(nproc)"
-cd build-wheel && ctest --output-on-failure -j "$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 ))"
+cmake -S . -B "$build" -DCMAKE_PREFIX_PATH="$prefix_path" "${extra[@]}" "${more[@]}"
+cmake --build "$build" -j "$(nproc)"
+[ -n "${HEADCOUNT_SKIP_TESTS:-}" ] && exit 0
+cd "$build" && ctest --output-on-failure -j "$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 ))"

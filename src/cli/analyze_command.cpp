@@ -14,7 +14,7 @@ namespace headcount {
 namespace {
 
 struct AnalyzeOptions {
-  std::string run, checkpoint = "best", split = "valid", figure;
+  std::string run, checkpoint = "best", split = "valid", figure, device;
   int64_t limit = 200, example = 0;
   AnalysisOptions analysis;
   bool json = false;
@@ -51,6 +51,7 @@ Subcommand add_analyze_command(CLI::App& app) {
   sub->add_option("--split", o->split, "train, valid or test (default valid)");
   sub->add_option("--limit", o->limit, "examples of the split (0: all; default 200)");
   sub->add_option("--checkpoint", o->checkpoint, "best, last or average");
+  sub->add_option("--device", o->device, "auto, cpu, cuda or cuda:N (default: the run's train.device)");
   sub->add_option("--gradient-limit", o->analysis.gradient_limit, "sentences for the gradient measure (default 16)");
   sub->add_option("--probes", o->analysis.probes, "random probes per output position for the gradient measure (default 4)");
   sub->add_option("--threshold", o->analysis.threshold, "share of a query's attention that covers a key (default 0.1)");
@@ -60,7 +61,7 @@ Subcommand add_analyze_command(CLI::App& app) {
   sub->add_flag("--json", o->json, "print one JSON object");
   return {sub, [o]() -> int {
             const Split split = parse_split(o->split);
-            auto run = open_run(o->run, o->checkpoint);
+            auto run = open_run(o->run, o->checkpoint, o->device);
             run.task->load(o->run, /*create=*/false);
             const auto batches = run.task->input_batches(split, 0, o->limit);
             const auto analysis = analyze_attention(run.model, batches, o->analysis);

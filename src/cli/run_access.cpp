@@ -10,13 +10,18 @@
 
 namespace headcount {
 
-OpenedRun open_run(const std::string& run_dir, const std::string& which) {
+OpenedRun open_run(const std::string& run_dir, const std::string& which, const std::string& device) {
   const std::filesystem::path dir(run_dir);
   if (!std::filesystem::is_directory(dir)) throw std::runtime_error(fmt::format("{}: no such run folder", run_dir));
   OpenedRun run;
   const auto config_path = (dir / "config.yaml").string();
   run.config = load_config(config_path, {});
-  run.runtime = make_runtime(run.config.train.device, run.config.train.precision);
+  if (!device.empty()) run.config.train.device = device;
+  // A run trained in fp16 on a GPU is used in bf16 where there is no GPU.
+  auto& precision = run.config.train.precision;
+  if (precision == Precision::Fp16 && make_runtime(run.config.train.device, Precision::Fp32).device.is_cpu())
+    precision = Precision::Bf16;
+  run.runtime = make_runtime(run.config.train.device, precision);
   run.task = make_task(run.config, run.runtime, config_path);
   if (which != "best" && which != "last" && which != "average")
     throw std::invalid_argument(fmt::format("--checkpoint '{}': expected best, last or average", which));

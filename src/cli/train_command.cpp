@@ -1,9 +1,10 @@
 // headcount train: one training run into one run folder.
 //
-// With train.processes = N > 1 this process is rank 0 of a data-parallel group: once the
-// run folder holds the resolved config and vocabularies it starts ranks 1..N-1 as copies of
-// this program (--rank, --rendezvous; their output in RUN/rankR.log), splits the --threads
-// between the ranks, and waits for them at the end.
+// Data-parallel runs (train/launch.h): under torchrun or srun every rank is this command,
+// started by the launcher. With train.processes = N > 1 and no launcher, this process is
+// rank 0: once the run folder holds the resolved config and the rendezvous store listens,
+// it starts ranks 1..N-1 as copies of this program with torchrun's variables (their output
+// in RUN/rankR.log), splits the --threads between the ranks, and waits for them at the end.
 //
 // Ctrl-C or SIGTERM stops the run cleanly (src/util/stop_signal.h): a checkpoint at the
 // current update, exit status 130 or 143, and `--resume` goes on from there.
@@ -21,6 +22,7 @@
 #include "config/run_config.h"
 #include "task/task_factory.h"
 #include "train/data_parallel.h"
+#include "train/launch.h"
 #include "train/trainer.h"
 #include "util/process.h"
 #include "util/stop_signal.h"
@@ -35,8 +37,6 @@ struct TrainOptions {
   std::string config_path, out;
   std::vector<std::string> overrides;
   bool resume = false;
-  int rank = 0;
-  std::string rendezvous;
 };
 
 // The run's config: the file given, or the run's own config.yaml when resuming, with the
@@ -56,83 +56,77 @@ int resolve_config(const TrainOptions& o, RunConfig& config) {
   } catch (const ConfigError& e) {
     std::cerr << "headcount train: " << e.what() << "\n";
     return 2;
-  }
-  if (config.train.processes > 1 && !data_parallel_available()) {
-    std::cerr << "headcount train: train.processes is " << config.train.processes
-              << ", but this headcount was built without c10d's Gloo backend (Debian: apt-get install "
-                 "libgloo-dev, then rebuild); set train.processes: 1\n";
+  } catch (const std::invalid_argument& e) {  // the device or precision, on this machine
+    std::cerr << "headcount train: train.device/train.precision: " << e.what() << "\n";
     return 2;
   }
   return 0;
 }
 
 // Ranks 1..N-1 of a data-parallel run on this machine: copies of this program that rank 0
-// starts once the run folder holds the config and vocabularies they read, each logging to
-// RUN/rankR.log and joining through RUN/rendezvous.
+// starts once the run folder holds the config they read and the store listens, each
+// logging to RUN/rankR.log and finding the group through torchrun's variables.
 class LocalRanks {
  public:
-  LocalRanks(const TrainOptions& options, int ranks, int threads)
-      : options_(options),
-        ranks_(ranks),
-        threads_(threads),
-        rendezvous_(fs::absolute(fs::path(options.out) / "rendezvous").string()) {
-    fs::create_directories(options.out);
-    fs::remove(rendezvous_);  // a group's file must be fresh
-  }
-  const std::string& rendezvous() const { return rendezvous_; }
+  LocalRanks(const TrainOptions& options, const LaunchPlan& plan, int threads)
+      : options_(options), plan_(plan), threads_(threads) {}
 
-  void start() {
+  void start(int port) {
     const std::string program = fs::read_symlink("/proc/self/exe").string();
     const auto config = (fs::path(options_.out) / "config.yaml").string();
-    for (int r = 1; r < ranks_; ++r) {
+    auto plan = plan_;
+    plan.master_port = port;
+    for (int r = 1; r < plan.world_size; ++r) {
       std::vector<std::string> arguments{program, "--threads", std::to_string(threads_), "train", "--config", config,
-                                         "--out", options_.out, "--rank", std::to_string(r), "--rendezvous", rendezvous_};
+                                         "--out", options_.out, "--set", "train.processes=1"};
       if (options_.resume) arguments.push_back("--resume");
       pids_.push_back(start_process(arguments, (fs::path(options_.out) / fmt::format("rank{}.log", r)).string(),
-                                    /*hold_stop_signals=*/true));
+                                    /*hold_stop_signals=*/true, launch_environment(plan, r)));
     }
   }
-  // When rank 0 fails, the others wait inside a collective that would only time out in an hour.
+  // When rank 0 fails, the others would wait inside a collective until it times out.
   void kill_all() {
     for (pid_t pid : pids_) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
     pids_.clear();
-    fs::remove(rendezvous_);
   }
   // The number of ranks that failed.
   int wait_all() {
     int failed = 0;
     for (pid_t pid : pids_) failed += wait_for_process(pid) != 0;
     pids_.clear();
-    fs::remove(rendezvous_);
     return failed;
   }
 
  private:
   const TrainOptions& options_;
-  int ranks_, threads_;
-  std::string rendezvous_;
+  LaunchPlan plan_;
+  int threads_;
   std::vector<pid_t> pids_;
 };
 
 int run_training(const TrainOptions& options) {
   RunConfig config;
   if (int status = resolve_config(options, config)) return status;
+  LaunchPlan plan;
+  try {
+    plan = resolve_launch(config.train);
+  } catch (const ConfigError& e) {
+    std::cerr << "headcount train: " << e.what() << "\n";
+    return 2;
+  }
   StopSignal stop;
   TrainRequest request{config, options.out, options.resume, 0};
   request.stop_requested = [&stop] { return stop.requested(); };
-  request.rank = options.rank;
-  request.rendezvous_file = options.rendezvous;
-  const int ranks = static_cast<int>(config.train.processes);
+  request.launch = plan;
   std::unique_ptr<LocalRanks> others;
-  if (ranks > 1 && options.rank == 0) {
-    const int threads = std::max(1, torch::get_num_threads() / ranks);
+  if (plan.launcher == "train.processes") {
+    const int threads = std::max(1, torch::get_num_threads() / plan.world_size);
     torch::set_num_threads(threads);
-    others = std::make_unique<LocalRanks>(options, ranks, threads);
-    request.rendezvous_file = others->rendezvous();
-    request.start_other_ranks = [&others] { others->start(); };
+    others = std::make_unique<LocalRanks>(options, plan, threads);
+    request.start_other_ranks = [&others](int port) { others->start(port); };
   }
   nlohmann::json summary;
   try {
@@ -147,7 +141,7 @@ int run_training(const TrainOptions& options) {
     return 1;
   }
   const auto& status = summary.at("status");
-  if (status == "interrupted") return options.rank == 0 ? stop.exit_status() : 0;
+  if (status == "interrupted") return plan.rank == 0 ? stop.exit_status() : 0;
   return status == "finished" || status == "diverged" ? 0 : 1;
 }
 
@@ -160,9 +154,6 @@ Subcommand add_train_command(CLI::App& app) {
   sub->add_option("--out", options->out, "run folder")->required();
   sub->add_option("--set", options->overrides, "key=value override, any key of docs/config.md (repeatable)");
   sub->add_flag("--resume", options->resume, "continue from the run folder's checkpoint_last.pt");
-  // Set by rank 0 when it starts the other ranks of a data-parallel run; not for users.
-  sub->add_option("--rank", options->rank)->group("");
-  sub->add_option("--rendezvous", options->rendezvous)->group("");
   return {sub, [options]() -> int { return run_training(*options); }};
 }
 

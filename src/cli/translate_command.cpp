@@ -5,13 +5,14 @@
 
 #include "cli/commands.h"
 #include "cli/run_access.h"
+#include "runtime/autocast.h"
 #include "util/text.h"
 
 namespace headcount {
 
 namespace {
 struct UseOptions {
-  std::string run, checkpoint = "best", split = "test";
+  std::string run, checkpoint = "best", split = "test", device;
   int64_t beam = 0;  // 0: the run's eval.beam
   int64_t limit = 0;
 };
@@ -24,9 +25,11 @@ static Subcommand add_prediction_command(CLI::App& app, const std::string& name,
   sub->add_option("--run", options->run, "run folder")->required();
   sub->add_option("--beam", options->beam, "beam size for seq2seq (default: the run's eval.beam; 1 is greedy)");
   sub->add_option("--checkpoint", options->checkpoint, "best, last or average");
+  sub->add_option("--device", options->device, "auto, cpu, cuda or cuda:N (default: the run's train.device)");
   return {sub, [options]() -> int {
-            auto run = open_run(options->run, options->checkpoint);
+            auto run = open_run(options->run, options->checkpoint, options->device);
             run.task->load_for_prediction(options->run);
+            const AutocastScope mixed_precision(run.runtime);
             std::vector<std::string> lines;
             for (std::string line; std::getline(std::cin, line);) {
               if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -57,11 +60,13 @@ Subcommand add_evaluate_command(CLI::App& app) {
   sub->add_option("--split", options->split, "train, valid or test");
   sub->add_option("--beam", options->beam, "beam size (default: the run's eval.beam)");
   sub->add_option("--checkpoint", options->checkpoint, "best, last or average");
+  sub->add_option("--device", options->device, "auto, cpu, cuda or cuda:N (default: the run's train.device)");
   sub->add_option("--limit", options->limit, "score only the first N items (0: all)");
   return {sub, [options]() -> int {
             const Split split = parse_split(options->split);
-            auto run = open_run(options->run, options->checkpoint);
+            auto run = open_run(options->run, options->checkpoint, options->device);
             run.task->load(options->run, /*create=*/false);
+            const AutocastScope mixed_precision(run.runtime);
             EvaluationOptions evaluation;
             evaluation.limit = options->limit;
             evaluation.beam = options->beam > 0 ? options->beam : run.config.eval.beam;

@@ -96,7 +96,21 @@ void describe_train_fields(TrainConfig& r, FieldTable& t) {
   t.add_number("train.max_minutes", r.max_minutes, "stop after this much wall time; 0 for no limit");
   t.add_integer("train.update_freq", r.update_freq, "batches whose gradients are summed into one update");
   t.add_integer("train.processes", r.processes,
-                "data-parallel processes on this machine, each with its own batches of data.max_tokens");
+                "data-parallel processes this command starts on this machine, each with its own batches of "
+                "data.max_tokens (1 when torchrun or srun starts the ranks; docs/distributed.md)");
+  t.add_integer("train.world_size", r.world_size,
+                "ranks of a data-parallel group started by hand (with train.rank per process); 1: torchrun's or "
+                "Slurm's variables, else train.processes");
+  t.add_integer("train.rank", r.rank, "this process's rank when train.world_size > 1");
+  t.add_integer("train.local_rank", r.local_rank,
+                "this process's rank among those of its machine when train.world_size > 1 (its GPU); -1: 0");
+  t.add_string("train.master_addr", r.master_addr,
+               "host of rank 0, which serves the rendezvous store, when train.world_size > 1 (empty: 127.0.0.1)");
+  t.add_integer("train.master_port", r.master_port,
+                "its TCP port, when train.world_size > 1 or the launcher sets no MASTER_PORT");
+  t.add_number("train.collective_timeout", r.collective_timeout,
+               "seconds a rank waits in a collective (for a rank that died, hangs, or evaluates on dev) before it "
+               "ends the run with an error");
   t.add_integer("train.log_every", r.log_every, "updates between train log lines");
   t.add_integer("train.valid_every", r.valid_every, "updates between dev evaluations");
   t.add_integer("train.valid_decode_limit", r.valid_decode_limit, "dev words decoded for WER/PER at each evaluation");
@@ -108,9 +122,12 @@ void describe_train_fields(TrainConfig& r, FieldTable& t) {
   t.add_string("train.init_from", r.init_from,
                "classification: a masked-LM run folder whose encoder weights and vocabulary to start from (its best "
                "checkpoint, else its last); empty: from scratch");
-  t.add_string("train.device", r.device, "where the run computes: cpu");
+  t.add_string("train.device", r.device,
+               "where the run computes: auto (a GPU when there is one, else the cpu), cpu, cuda or cuda:N; a "
+               "data-parallel rank without an index takes GPU local rank % GPUs");
   t.add_enum("train.precision", r.precision, {Precision::Fp32, Precision::Bf16, Precision::Fp16}, &parse_precision,
-             "what the model computes in: fp32");
+             "what the products compute in: fp32; bf16 (cpu or GPU) or fp16 (GPU, with loss scaling) as mixed "
+             "precision, the weights and the optimizer staying fp32");
 }
 
 void describe_eval_fields(EvalConfig& e, FieldTable& t) {
@@ -236,12 +253,21 @@ std::vector<std::string> validate(const RunConfig& c) {
   if (c.data.max_length + 2 > c.model.max_positions)
     out.push_back(fmt::format("data.max_length + 2 = {} exceeds model.max_positions = {}", c.data.max_length + 2,
                               c.model.max_positions));
+  // Whether this machine has the device is checked when a run starts, so a GPU config can
+  // be validated anywhere.
   try {
-    make_runtime(t.device, t.precision);
+    check_device_name(t.device);
   } catch (const std::invalid_argument& e) {
-    out.push_back(fmt::format("train.device/train.precision: {}", e.what()));
+    out.push_back(fmt::format("train.device: {}", e.what()));
   }
+  if (t.precision == Precision::Fp16 && t.device == "cpu")
+    out.push_back("train.precision fp16 needs a GPU (train.device cuda or auto); on the cpu use bf16");
   if (t.average_last < 0) out.push_back("train.average_last must not be negative");
+  if (t.world_size < 1) out.push_back("train.world_size must be at least 1");
+  if (t.world_size > 1 && (t.rank < 0 || t.rank >= t.world_size))
+    out.push_back(fmt::format("train.rank {} must be from 0 to train.world_size - 1 = {}", t.rank, t.world_size - 1));
+  if (t.master_port < 1 || t.master_port > 65535) out.push_back("train.master_port must be a TCP port, 1 to 65535");
+  if (!(t.collective_timeout > 0)) out.push_back("train.collective_timeout must be positive (seconds)");
   if (c.eval.beam < 1) out.push_back("eval.beam must be at least 1");
   if (c.eval.max_length_b < 1 && c.eval.max_length_a <= 0) out.push_back("eval.max_length_b must be positive");
   if (c.eval.max_tokens < 1) out.push_back("eval.max_tokens must be positive");

@@ -73,7 +73,12 @@ struct TrainConfig {
   int64_t max_epochs = 0;  // 0: no limit
   double max_minutes = 0;  // 0: no limit
   int64_t update_freq = 1;  // batches accumulated into one update
-  int64_t processes = 1;    // data-parallel ranks on this machine (src/train/data_parallel.h)
+  int64_t processes = 1;    // data-parallel ranks this process starts on this machine (train/launch.h)
+  // A group launched by hand (train/launch.h); torchrun's and Slurm's variables otherwise.
+  int64_t world_size = 1, rank = -1, local_rank = -1;
+  std::string master_addr;
+  int64_t master_port = 29500;
+  double collective_timeout = 1800;  // seconds a rank waits for the others before it gives up
   int64_t log_every = 50;
   int64_t valid_every = 500;
   int64_t valid_decode_limit = 1000;  // dev examples decoded for WER at each evaluation
@@ -84,7 +89,7 @@ struct TrainConfig {
   // A run folder to start from: a classifier takes its encoder weights and its vocabulary
   // (a masked-LM pretraining run); empty: from scratch.
   std::string init_from;
-  std::string device = "cpu";                // where the run computes (runtime/runtime.h)
+  std::string device = "auto";               // where the run computes (runtime/runtime.h)
   Precision precision = Precision::Fp32;     // what it computes in
 };
 

@@ -41,7 +41,9 @@ struct AttentionDropout {
 // a query may look, -inf where it may not; undefined for none; never differentiated).
 // Returns the context [B, T, heads*head_dim], heads side by side, ready for the output
 // projection. A query that may look nowhere gets a zero context.
-// CPU float/double tensors use the kernel; anything else (CUDA, half) the reference.
+// CPU float/double tensors use the kernel, CPU bf16/half ones too after a cast to float
+// (mixed precision); CUDA tensors ATen's fused scaled_dot_product_attention (LibTorch 2.x;
+// the reference below with 1.13).
 torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
                                            const torch::Tensor& bias, const AttentionShape& shape,
                                            const AttentionDropout& dropout = {});

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <limits>
+#include <type_traits>
 
 #include "model/dropout_mask.h"
 
@@ -16,12 +17,18 @@ using torch::autograd::variable_list;
 // target[i] = source[i] * (kept ? scale : 0) for i in [begin, end). Written so that it
 // vectorises (compiled with -fopenmp-simd, see CMakeLists.txt): the mask comes by value,
 // so the compiler knows the stores cannot change it.
+// bf16 values are scaled in float: 1/(1-p) itself is not exact in bf16 (1/0.9 would be
+// 1.109), and the error would bias every kept value the same way.
 template <typename T>
-void mask_elements(const T* source, T* target, int64_t begin, int64_t end, DropoutMask mask, T scale) {
+using ScaleType = std::conditional_t<std::is_same_v<T, c10::BFloat16>, float, T>;
+
+template <typename T>
+void mask_elements(const T* source, T* target, int64_t begin, int64_t end, DropoutMask mask, ScaleType<T> scale) {
   const uint32_t threshold = mask.threshold();
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i)
-    target[i] = source[i] * (mask.hash(static_cast<uint32_t>(i)) >= threshold ? scale : T(0));
+    target[i] = static_cast<T>(static_cast<ScaleType<T>>(source[i]) *
+                               (mask.hash(static_cast<uint32_t>(i)) >= threshold ? scale : ScaleType<T>(0)));
 }
 
 // The same call is the forward and the backward: the gradient is masked and scaled alike.
@@ -29,10 +36,10 @@ torch::Tensor apply_mask(const torch::Tensor& input, double probability, uint64_
   auto in = input.contiguous();
   auto out = torch::empty(in.sizes(), in.options());
   const DropoutMask mask(seed, probability);
-  AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "hashed_dropout", [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, in.scalar_type(), "hashed_dropout", [&] {
     const scalar_t* source = in.data_ptr<scalar_t>();
     scalar_t* target = out.data_ptr<scalar_t>();
-    const auto scale = static_cast<scalar_t>(1.0 / (1.0 - probability));
+    const auto scale = static_cast<ScaleType<scalar_t>>(1.0 / (1.0 - probability));
     at::parallel_for(0, in.numel(), 32768, [&](int64_t begin, int64_t end) {
       mask_elements(source, target, begin, end, mask, scale);
     });
@@ -67,7 +74,8 @@ torch::Tensor hashed_dropout(const torch::Tensor& input, double probability, boo
   if (!training || probability <= 0) return input;
   if (probability >= 1) return input * 0;  // as torch::dropout does
   const bool kernel_applies =
-      input.device().is_cpu() && (input.scalar_type() == torch::kFloat || input.scalar_type() == torch::kDouble);
+      input.device().is_cpu() && (input.scalar_type() == torch::kFloat || input.scalar_type() == torch::kDouble ||
+                                  input.scalar_type() == torch::kBFloat16);
   if (!kernel_applies) return torch::dropout(input, probability, true);
   const uint64_t chosen = seed ? *seed : draw_dropout_seed();
   return DropoutFunction::apply(input, probability, static_cast<int64_t>(chosen));

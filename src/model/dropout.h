@@ -18,7 +18,8 @@ namespace headcount {
 
 // input unchanged unless training and probability > 0. Same seed, same mask; unset, the
 // seed is drawn from LibTorch's default generator (see draw_dropout_seed).
-// CPU float/double tensors use the kernel; anything else (CUDA, half) torch::dropout.
+// CPU float, double and bfloat16 tensors use the kernel; anything else (CUDA, half)
+// torch::dropout.
 torch::Tensor hashed_dropout(const torch::Tensor& input, double probability, bool training,
                              std::optional<uint64_t> seed = {});
 

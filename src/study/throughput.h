@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "model/model_config.h"
+#include "runtime/runtime.h"
 
 namespace headcount {
 
@@ -21,6 +22,8 @@ struct StepTiming {
   double tokens_per_s = 0;  // target tokens a second
 };
 
-StepTiming measure_training_step(const StepShape& shape);
+// On the runtime's device, in its precision (autocast around forward and loss; fp16 with
+// a loss scaler), as the reference does given the same device and precision.
+StepTiming measure_training_step(const StepShape& shape, const Runtime& runtime = {});
 
 }  // namespace headcount

@@ -242,7 +242,8 @@ torch::Tensor ClassificationTask::forward(Transformer& model, const Batch& batch
 
 // Summed over the examples: cross-entropy (label-smoothed over the classes when
 // train.label_smoothing > 0), or squared error for a score.
-LossSums ClassificationTask::objective(const torch::Tensor& outputs, const Batch& batch) const {
+LossSums ClassificationTask::objective(const torch::Tensor& model_outputs, const Batch& batch) const {
+  const auto outputs = at_least_float(model_outputs);
   LossSums sums;
   sums.tokens = batch.target_tokens;
   if (layout_.regression) {

@@ -4,9 +4,14 @@
 
 namespace headcount {
 
+torch::Tensor at_least_float(const torch::Tensor& values) {
+  return values.scalar_type() == torch::kBFloat16 || values.scalar_type() == torch::kHalf ? values.to(torch::kFloat)
+                                                                                           : values;
+}
+
 LossSums label_smoothed_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target, double epsilon) {
   const int64_t vocabulary = logits.size(-1);
-  auto log_probabilities = torch::log_softmax(logits, -1).view({-1, vocabulary});
+  auto log_probabilities = torch::log_softmax(at_least_float(logits), -1).view({-1, vocabulary});
   auto flat_target = target.reshape({-1});
   auto real = flat_target.ne(kPaddingIndex);
   auto nll = -log_probabilities.gather(1, flat_target.unsqueeze(1)).squeeze(1);

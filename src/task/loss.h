@@ -14,6 +14,10 @@ struct LossSums {
   int64_t tokens = 0;  // the targets summed over
 };
 
+// Mixed precision leaves the logits in bf16 or fp16; a loss, and its softmax, is computed in
+// fp32 (values already fp32 or fp64 are returned as they are).
+torch::Tensor at_least_float(const torch::Tensor& values);
+
 // logits: [..., V]; target: [...] with padding 0 ignored.
 LossSums label_smoothed_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target, double epsilon);
 

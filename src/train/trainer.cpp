@@ -12,6 +12,7 @@
 
 #include "model/admin_profile.h"
 #include "model/checkpoint.h"
+#include "runtime/autocast.h"
 #include "task/task_factory.h"
 #include "train/run_folder.h"
 #include "util/durable_file.h"
@@ -41,7 +42,7 @@ Trainer::Trainer(TrainRequest request, std::ostream& log)
       config_(request_.config),
       t_(config_.train),
       log_(log),
-      runtime_(make_runtime(t_.device, t_.precision)),
+      runtime_(make_runtime(t_.device, t_.precision, request_.launch.local_rank)),
       generator_(at::detail::getDefaultCPUGenerator()),
       schedule_{t_.lr, t_.warmup_init_lr, t_.warmup_updates, t_.max_updates, t_.decay_updates} {
   const fs::path dir(request_.run_dir);
@@ -56,28 +57,31 @@ Trainer::Trainer(TrainRequest request, std::ostream& log)
   if (has_checkpoint && !request_.resume)
     throw std::runtime_error(fmt::format(
         "{} holds a checkpoint of an earlier run; pass --resume to continue it, or choose another --out", dir_));
-  ranks_ = static_cast<int>(t_.processes);
+  ranks_ = request_.launch.world_size;
   task_ = make_task(config_, runtime_);
   if (first_rank()) {
     fs::create_directories(dir);
     write_file_atomically((dir / "config.yaml").string(), to_yaml(config_));
   }
-  task_->load(dir_, /*create=*/first_rank());
-  if (ranks_ > 1) {
-    if (first_rank() && request_.start_other_ranks) request_.start_other_ranks();
-    // An hour: the other ranks wait inside a collective while rank 0 evaluates on dev.
-    group_ = std::make_unique<DataParallelGroup>(request_.rendezvous_file, request_.rank, ranks_, std::chrono::hours(1));
-    log_ << fmt::format("data-parallel: rank {} of {}\n", request_.rank, ranks_);
-  }
+  if (request_.launch.distributed()) join_group();
+  // Rank 0 makes the vocabularies; the others read them once it has.
+  if (first_rank()) task_->load(dir_, /*create=*/true);
+  if (group_) group_->value_of_first_rank(0);
+  if (!first_rank()) task_->load(dir_, /*create=*/false);
   prepare_model();
-  log_ << fmt::format("model: {} {}, {} encoder / {} decoder layers, {} parameters; {} threads\n",
+  log_ << fmt::format("model: {} {}, {} encoder / {} decoder layers, {} parameters; {}, {} threads\n",
                       to_string(model_config_.architecture), to_string(model_config_.residual),
                       model_config_.has_encoder() ? model_config_.encoder.layers : 0,
                       model_config_.has_decoder() ? model_config_.decoder.layers : 0, parameter_total_,
-                      torch::get_num_threads());
+                      runtime_.describe(), torch::get_num_threads());
   log_ << task_->describe() << "\n";
+  if (const auto caveat = runtime_.caveat(); !caveat.empty()) log_ << "note: " << caveat << "\n";
   // A model started from another run keeps the residual weights that run trained.
   if (!resuming_ && t_.init_from.empty()) profile_admin_scales();
+  // Every rank from rank 0's weights (its Admin profile included), as DDP starts: the same
+  // seed gives the same weights, but a profile's sums may round differently with
+  // another thread count.
+  if (group_) group_->copy_from_first_rank(parameters_);
   metric_ = task_->checkpoint_metric();
   process_start_ = std::chrono::steady_clock::now();
   elapsed_before_ = state_.elapsed_s;
@@ -86,6 +90,17 @@ Trainer::Trainer(TrainRequest request, std::ostream& log)
 }
 
 Trainer::~Trainer() = default;
+
+// The rendezvous, the other ranks (when this process starts them), and the wait for all.
+void Trainer::join_group() {
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(t_.collective_timeout * 1000.0));
+  group_ = std::make_unique<DataParallelGroup>(request_.launch, runtime_.device, timeout);
+  if (first_rank() && request_.start_other_ranks) request_.start_other_ranks(group_->port());
+  group_->join();
+  auto plan = request_.launch;
+  plan.master_port = group_->port();
+  log_ << fmt::format("data-parallel: {}, {}\n", plan.describe(), group_->backend()) << std::flush;
+}
 
 // The model, fresh from the seed or from checkpoint_last.pt, then its optimizer, and the
 // random generator's state when resuming.
@@ -113,6 +128,11 @@ void Trainer::prepare_model() {
   parameters_ = model_->parameters();
   parameter_total_ = parameter_count(*model_);
   optimizer_ = make_optimizer({t_.optimizer, t_.beta1, t_.beta2, t_.adam_eps, t_.weight_decay}, parameters_);
+  if (runtime_.precision == Precision::Fp16) {
+    scaler_ = std::make_unique<LossScaler>(runtime_.device);
+    if (state_.loss_scale > 0)
+      scaler_->load_state({torch::full({1}, state_.loss_scale), torch::full({1}, state_.loss_scale_clean_updates, torch::kInt)});
+  }
   if (resume_archive) {
     torch::serialize::InputArchive optimizer_archive;
     resume_archive->read("optimizer", optimizer_archive);
@@ -172,6 +192,10 @@ nlohmann::json Trainer::run() {
       break;
     }
     Step step = compute_gradients();
+    if (step.overflowed) {
+      skip(step);
+      continue;
+    }
     if (diverged(step)) {
       record_divergence(step);
       break;
@@ -205,7 +229,7 @@ Trainer::Step Trainer::compute_gradients() {
     // Each rank its own dropout masks, and a resumed run the same ones as before.
     const uint64_t seed = static_cast<uint64_t>(t_.seed) * 0x9E3779B97F4A7C15ull ^
                           static_cast<uint64_t>(state_.update + 1) * 0xBF58476D1CE4E5B9ull ^
-                          static_cast<uint64_t>(request_.rank + 1) * 0x94D049BB133111EBull;
+                          static_cast<uint64_t>(request_.launch.rank + 1) * 0x94D049BB133111EBull;
     std::lock_guard<std::mutex> lock(generator_.mutex());
     generator_.set_current_seed(seed);
   }
@@ -215,12 +239,16 @@ Trainer::Step Trainer::compute_gradients() {
   optimizer_->zero_grad();
   Step step;
   for (int64_t part = 0; part < t_.update_freq && state_.batch_in_epoch < epoch_size; ++part) {
-    const int64_t index = state_.batch_in_epoch + request_.rank;
+    const int64_t index = state_.batch_in_epoch + request_.launch.rank;
     state_.batch_in_epoch = std::min(epoch_size, state_.batch_in_epoch + ranks_);
     if (index >= epoch_size) continue;  // the epoch ends with fewer batches than ranks
     const auto batch = task_->training_batch(epoch_batches[index], state_.epoch);
-    auto sums = task_->loss(model_, batch);
-    sums.loss.backward();
+    LossSums sums;
+    {
+      const AutocastScope mixed_precision(runtime_);
+      sums = task_->loss(model_, batch);
+    }
+    (scaler_ ? scaler_->scale(sums.loss) : sums.loss).backward();
     step.loss_sum += sums.loss.item<double>();
     step.nll_sum += sums.nll.item<double>();
     step.loss_tokens += sums.tokens;
@@ -229,8 +257,15 @@ Trainer::Step Trainer::compute_gradients() {
   if (state_.batch_in_epoch >= epoch_size) ++state_.epoch, state_.batch_in_epoch = 0;
   if (group_) sum_over_ranks(step);
   // Gradients were summed over targets; the update uses their mean.
-  for (auto& p : parameters_)
-    if (p.grad().defined()) p.mutable_grad().div_(static_cast<double>(step.loss_tokens));
+  if (scaler_) {
+    std::vector<torch::Tensor> gradients;
+    for (auto& p : parameters_)
+      if (p.grad().defined()) gradients.push_back(p.grad());
+    step.overflowed = !scaler_->unscale(gradients, static_cast<double>(step.loss_tokens));
+  } else {
+    for (auto& p : parameters_)
+      if (p.grad().defined()) p.mutable_grad().div_(static_cast<double>(step.loss_tokens));
+  }
   step.grad_norm = torch::nn::utils::clip_grad_norm_(
       parameters_, t_.clip_norm > 0 ? t_.clip_norm : std::numeric_limits<double>::infinity());
   step.loss = step.loss_sum / step.loss_tokens;
@@ -273,12 +308,22 @@ void Trainer::apply(Step& step) {
   const auto start = std::chrono::steady_clock::now();
   step.lr = schedule_.at(state_.update + 1);
   optimizer_->step(step.lr);
+  if (scaler_) scaler_->update();
   ++state_.update, ++updates_this_process_;
   state_.train_tokens += step.throughput_tokens;
   state_.train_time_s += step.seconds + seconds_since(start);
   state_.interval_tokens += step.throughput_tokens;
   state_.interval_loss_tokens += step.loss_tokens;
   state_.interval_loss += step.loss_sum, state_.interval_nll += step.nll_sum;
+}
+
+// fp16: the batches are spent, the weights and the update count stay, the scale backs off.
+void Trainer::skip(const Step& step) {
+  scaler_->update();
+  ++state_.skipped_updates;
+  log_ << fmt::format("update {}: a gradient overflowed in fp16; skipped, loss scale now {}\n", state_.update + 1,
+                      scaler_->value());
+  state_.train_time_s += step.seconds;
 }
 
 // A train line in metrics.jsonl and the log every train.log_every updates; between them a
@@ -294,6 +339,7 @@ void Trainer::log_update(const Step& step) {
   nlohmann::json line = {{"kind", "train"},        {"update", state_.update},  {"epoch", state_.epoch + 1},
                          {"train_loss", train_loss}, {"train_nll", train_nll}, {"lr", step.lr},
                          {"grad_norm", step.grad_norm}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed()}};
+  if (scaler_) line["loss_scale"] = scaler_->value(), line["skipped_updates"] = state_.skipped_updates;
   if (first_rank()) append_metrics(metrics_path_, line);
   log_ << fmt::format("train update {:>6} | epoch {:>3} | loss {:.4f} | nll {:.4f} | lr {:.2e} | gnorm {:.3f} | "
                       "{:.0f} tok/s | {:.0f}s\n",
@@ -320,6 +366,7 @@ Metrics Trainer::evaluate_dev(Transformer& model) const {
   EvaluationOptions options;
   options.generate = t_.valid_decode_limit != 0;
   options.generate_limit = t_.valid_decode_limit;
+  const AutocastScope mixed_precision(runtime_);
   return task_->evaluate(model, Split::Valid, options);
 }
 
@@ -374,8 +421,8 @@ void Trainer::stop(Decision decision) {
 nlohmann::json Trainer::finish() {
   state_.elapsed_s = elapsed();
   if (!first_rank()) {
-    log_ << fmt::format("rank {}: {} after {} updates\n", request_.rank, status_, state_.update);
-    return {{"status", status_}, {"updates", state_.update}, {"rank", request_.rank}};
+    log_ << fmt::format("rank {}: {} after {} updates\n", request_.launch.rank, status_, state_.update);
+    return {{"status", status_}, {"updates", state_.update}, {"rank", request_.launch.rank}};
   }
   if (status_ == "interrupted") return {{"status", "interrupted"}, {"updates", state_.update}};
   if (status_ == "finished" && state_.evaluated_update != state_.update && state_.update > 0) {
@@ -410,6 +457,8 @@ nlohmann::json Trainer::summary() const {
           {"train_time_s", state_.train_time_s},
           {"tokens_per_s", state_.train_time_s > 0 ? state_.train_tokens / state_.train_time_s : 0.0},
           {"peak_rss_mib", peak_resident_mib()},
+          {"peak_device_memory_mib", peak_device_memory_mib(runtime_)},
+          {"skipped_updates", state_.skipped_updates},
           {"admin_profile", state_.admin_profile}};
 }
 
@@ -437,7 +486,11 @@ void Trainer::test(nlohmann::json& result) {
   const auto test_start = std::chrono::steady_clock::now();
   EvaluationOptions options;
   options.beam = config_.eval.beam;
-  Metrics test = task_->evaluate(test_model, Split::Test, options);
+  Metrics test;
+  {
+    const AutocastScope mixed_precision(runtime_);
+    test = task_->evaluate(test_model, Split::Test, options);
+  }
   test["checkpoint"] = fs::path(chosen).filename().string();
   test["beam"] = config_.eval.beam;
   result["test"] = test;
@@ -447,6 +500,7 @@ void Trainer::test(nlohmann::json& result) {
 
 // The one with the training state (checkpoint_last.pt) keeps the one before it.
 void Trainer::write_checkpoint(const std::string& path, bool with_training_state) {
+  if (scaler_) state_.loss_scale = scaler_->value(), state_.loss_scale_clean_updates = scaler_->clean_updates();
   save_checkpoint(
       model_, path, state_.to_json(),
       [&](torch::serialize::OutputArchive& archive) {

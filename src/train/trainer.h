@@ -19,6 +19,8 @@
 #include "runtime/runtime.h"
 #include "task/task.h"
 #include "train/data_parallel.h"
+#include "train/launch.h"
+#include "train/loss_scaler.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 #include "train/training_state.h"
@@ -39,13 +41,12 @@ struct TrainRequest {
   // cleanly, with checkpoint_last.pt saved at the current update and status "interrupted",
   // so --resume continues from there. The CLI passes a StopSignal's (Ctrl-C, SIGTERM).
   std::function<bool()> stop_requested;
-  // Data-parallel training (train.processes > 1, see src/train/data_parallel.h): this
-  // process's rank and the rendezvous file all ranks share. Rank 0 calls start_other_ranks
-  // once the run folder holds the resolved config and the vocabularies, which the other
-  // ranks read; only rank 0 writes to the run folder.
-  int rank = 0;
-  std::string rendezvous_file;
-  std::function<void()> start_other_ranks;
+  // Data-parallel training (train/launch.h, train/data_parallel.h): where this process sits
+  // in the group. Only rank 0 writes to the run folder; the others wait for it to write the
+  // vocabularies they read. With train.processes, rank 0 calls start_other_ranks with the
+  // rendezvous store's port once the run folder holds the resolved config.
+  LaunchPlan launch;
+  std::function<void(int port)> start_other_ranks;
 };
 
 class Trainer {
@@ -69,6 +70,7 @@ class Trainer {
     int64_t loss_tokens = 0, throughput_tokens = 0;
     double loss = 0, grad_norm = 0, lr = 0;
     double seconds = 0;
+    bool overflowed = false;  // fp16: a gradient overflowed, the update is skipped
   };
 
   void prepare_model();
@@ -81,6 +83,7 @@ class Trainer {
   bool diverged(const Step& step) const;
   void record_divergence(const Step& step);
   void apply(Step& step);
+  void skip(const Step& step);
   void log_update(const Step& step);
   void evaluate_on_schedule();
   bool evaluate_and_checkpoint();  // false once patience has run out
@@ -93,7 +96,8 @@ class Trainer {
   void write_checkpoint(const std::string& path, bool with_training_state);
   const std::vector<std::vector<int64_t>>& batches_for_epoch();
   double elapsed() const;
-  bool first_rank() const { return request_.rank == 0; }
+  bool first_rank() const { return request_.launch.rank == 0; }
+  void join_group();
 
   TrainRequest request_;
   std::unique_ptr<RunLock> lock_;  // rank 0's, for as long as it trains here
@@ -111,6 +115,7 @@ class Trainer {
   Transformer model_{nullptr};
   std::vector<torch::Tensor> parameters_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LossScaler> scaler_;  // fp16 only
   at::Generator generator_;
   InverseSqrtSchedule schedule_;
   MetricInfo metric_;  // what picks the best checkpoint

@@ -18,6 +18,9 @@ nlohmann::json TrainingState::to_json() const {
           {"admin_profile", admin_profile},
           {"kept_updates", kept_updates},
           {"evaluated_update", evaluated_update},
+          {"skipped_updates", skipped_updates},
+          {"loss_scale", loss_scale},
+          {"loss_scale_clean_updates", loss_scale_clean_updates},
           {"interval",
            {{"tokens", interval_tokens},
             {"loss", interval_loss},
@@ -43,6 +46,9 @@ TrainingState TrainingState::from_json(const nlohmann::json& j) {
   // Checkpoints written before these were kept: every one was at a dev evaluation, and
   // what their log line had gathered is lost.
   s.evaluated_update = j.value("evaluated_update", s.update);
+  s.skipped_updates = j.value("skipped_updates", int64_t{0});
+  s.loss_scale = j.value("loss_scale", 0.0);
+  s.loss_scale_clean_updates = j.value("loss_scale_clean_updates", int64_t{0});
   if (j.contains("interval")) {
     const auto& interval = j.at("interval");
     s.interval_tokens = interval.at("tokens");

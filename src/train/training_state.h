@@ -25,6 +25,11 @@ struct TrainingState {
   nlohmann::json admin_profile;
   std::vector<int64_t> kept_updates;  // checkpoint_update{N}.pt kept for averaging
   int64_t evaluated_update = 0;       // the update of the last dev evaluation
+  // fp16 (train/loss_scaler.h): updates skipped for overflowing gradients, and the scale
+  // with its count of clean updates (0: no scaler).
+  int64_t skipped_updates = 0;
+  double loss_scale = 0;
+  int64_t loss_scale_clean_updates = 0;
   // The train log line being gathered over log_every updates, so that a run resumed from a
   // checkpoint between two lines writes the same lines as an uninterrupted one.
   int64_t interval_tokens = 0;

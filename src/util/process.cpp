@@ -17,11 +17,32 @@ extern char** environ;
 
 namespace headcount {
 
-pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path, bool hold_stop_signals) {
+namespace {
+// environ with the extra entries, which replace those of the same name.
+std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (const auto& x : extra) replaced = replaced || x.rfind(name, 0) == 0;
+    if (!replaced) entries.push_back(entry);
+  }
+  entries.insert(entries.end(), extra.begin(), extra.end());
+  return entries;
+}
+}  // namespace
+
+pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path, bool hold_stop_signals,
+                    const std::vector<std::string>& extra_environment) {
   if (arguments.empty()) throw std::invalid_argument("start_process: no program given");
   std::vector<char*> argv;
   for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  const auto environment = child_environment(extra_environment);
+  std::vector<char*> envp;
+  for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -38,7 +59,7 @@ pid_t start_process(const std::vector<std::string>& arguments, const std::string
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   }
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+  const int error = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) throw std::runtime_error("could not start " + arguments[0] + ": " + std::strerror(error));

@@ -16,8 +16,10 @@ namespace headcount {
 // hold_stop_signals starts the child with SIGINT, SIGTERM and SIGHUP blocked, for a headcount child:
 // its StopSignal unblocks them, so a Ctrl-C during its start-up becomes a stop request
 // instead of its death (which would leave the ranks of a data-parallel group waiting).
+// extra_environment: "NAME=VALUE" entries the child gets on top of (or instead of) this
+// process's own.
 pid_t start_process(const std::vector<std::string>& arguments, const std::string& log_path,
-                    bool hold_stop_signals = false);
+                    bool hold_stop_signals = false, const std::vector<std::string>& extra_environment = {});
 
 // Waits for the process to end and returns its status as a shell shows it: the exit code,
 // or 128 + the signal that ended it. While it waits it asks `stop_requested` (if given)
