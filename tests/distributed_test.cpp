@@ -211,5 +211,39 @@ TEST_F(Distributed, ARankThatHangsEndsTheOtherAfterTheCollectiveTimeout) {
   EXPECT_NE(text.find("train.collective_timeout (4 s)"), std::string::npos) << text;
 }
 
+TEST_F(Distributed, TwoRanksStoppedResumeAsOneProcessWhereOneProcessWouldBe) {
+  // --resume with another number of ranks: the checkpoint holds the position in the
+  // epoch's batch list, and an update of one process with update_freq 2 takes the same two
+  // batches the two ranks would have.
+  const auto single = dir_ + "/single";
+  std::ostringstream log;
+  const std::vector<std::string> shared{"train.max_updates=60", "train.valid_every=1000"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.end(), shared.begin(), shared.end());
+    return extra;
+  };
+  ASSERT_EQ(train({load_config(write_config("single", with({"train.update_freq=2"})), {}), single, false, 0}, log)
+                .at("status"),
+            "finished")
+      << log.str();
+  const auto out = dir_ + "/ranks";
+  const auto ranks = start_two_ranks(write_config("ranks", with({})), out, dir_);
+  wait_for_updates(out, 20, ranks);
+  kill(ranks.pids[0], SIGTERM);  // rank 0 decides for both
+  EXPECT_EQ(wait_for_process(ranks.pids[0]), 128 + SIGTERM) << testing::read_text(ranks.logs[0]);
+  EXPECT_EQ(wait_for_process(ranks.pids[1]), 0) << testing::read_text(ranks.logs[1]);
+  const auto stopped_at = load_checkpoint(out + "/checkpoint_last.pt").extra.at("update").get<int64_t>();
+  ASSERT_GE(stopped_at, 20);
+  ASSERT_LT(stopped_at, 60);
+  const auto resumed = train({load_config(out + "/config.yaml", {"train.update_freq=2"}), out, true, 0}, log);
+  EXPECT_EQ(resumed.at("status"), "finished") << log.str();
+  EXPECT_EQ(resumed.at("processes"), 1);
+  const auto expected = testing::train_losses(single), losses = testing::train_losses(out);
+  ASSERT_EQ(losses.size(), 60u);
+  ASSERT_EQ(expected.size(), 60u);
+  for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], expected[i], 1e-5 * expected[i]) << "update " << i + 1;
+  expect_same_weights(single, out);
+}
+
 }  // namespace
 }  // namespace headcount
