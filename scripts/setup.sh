@@ -15,16 +15,20 @@ packages=(
   libgtest-dev
   gnuplot-nox                          # figures of the study report
 )
-packages+=("$@")  # more, for the tests (scripts/test.sh)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
+if ((${#missing[@]})) && [[ $(id -u) -ne 0 ]]; then
+  echo "setup: missing Debian packages: ${missing[*]}; run this script as root to install them" >&2
+  exit 1
+fi
+# The arguments (scripts/test.sh's): wanted, not needed; without root they are left out and
+# the tests that use them skip themselves.
+for p in "$@"; do
+  installed "$p" && continue
+  if [[ $(id -u) -eq 0 ]]; then missing+=("$p"); else echo "setup: $p is not installed; tests that need it skip" >&2; fi
 done
 if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "setup: missing Debian packages: ${missing[*]}; run this script as root to install them" >&2
-    exit 1
-  fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
