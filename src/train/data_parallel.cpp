@@ -7,11 +7,12 @@
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 
 // c10d's Gloo header includes Gloo's own headers: Debian's libgloo-dev has them, PyTorch
-// wheels do not ship them. NCCL's process group needs a LibTorch built with it (the
+// wheels do not ship them; and it is empty in a LibTorch built without Gloo. NCCL's process group needs a LibTorch built with it (the
 // torch_cuda target defines USE_C10D_NCCL) and nccl.h (pip's nvidia-nccl, or libnccl-dev).
-#if __has_include(<gloo/algorithm.h>)
+#if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
 #define HEADCOUNT_HAVE_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #else
@@ -93,7 +94,17 @@ DataParallelGroup::DataParallelGroup(const LaunchPlan& plan, torch::Device devic
   group_->store = c10::make_intrusive<c10d::PrefixStore>("headcount", store);
 }
 
-DataParallelGroup::~DataParallelGroup() = default;
+DataParallelGroup::~DataParallelGroup() {
+#if HEADCOUNT_HAVE_NCCL && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+  // From 2.4 an NCCL group destroyed without shutdown() warns that it leaks its communicators.
+  if (group_->nccl) {
+    try {
+      group_->nccl->shutdown();
+    } catch (const std::exception&) {  // a group that already failed: nothing to release cleanly
+    }
+  }
+#endif
+}
 
 int DataParallelGroup::port() const { return group_->tcp->getPort(); }
 
