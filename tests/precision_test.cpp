@@ -160,28 +160,35 @@ namespace {
 // PyTorch's GradScaler rule, on the CPU path (the CUDA path is ATen's kernels of the same
 // rule): unscale divides by scale x divisor, an overflow skips and halves, `interval`
 // clean updates in a row double.
+// A parameter whose gradient is `gradient`, as backward leaves it.
+torch::Tensor with_gradient(const torch::Tensor& gradient) {
+  auto parameter = torch::zeros_like(gradient).requires_grad_(true);
+  parameter.mutable_grad() = gradient;
+  return parameter;
+}
+
 TEST(LossScaler, OverflowSkipsAndHalvesCleanUpdatesGrow) {
   LossScaler scaler(torch::kCPU, /*initial_scale=*/1024, /*growth=*/2, /*backoff=*/0.5, /*interval=*/3);
-  auto g = torch::full({4}, 2048.0 * 10);
-  EXPECT_TRUE(scaler.unscale({g}, 10));
-  EXPECT_TRUE(torch::allclose(g, torch::full({4}, 2.0)));
+  const auto p = with_gradient(torch::full({4}, 2048.0 * 10));
+  EXPECT_TRUE(scaler.unscale({p, torch::zeros({3}).requires_grad_(true)}, 10));  // one without a gradient
+  EXPECT_TRUE(torch::allclose(p.grad(), torch::full({4}, 2.0)));
   scaler.update();
   auto bad = torch::tensor({1.0, std::numeric_limits<double>::infinity()}, torch::kFloat);
-  EXPECT_FALSE(scaler.unscale({torch::ones({2}), bad}, 1));
+  EXPECT_FALSE(scaler.unscale({with_gradient(torch::ones({2})), with_gradient(bad)}, 1));
   scaler.update();
   EXPECT_DOUBLE_EQ(scaler.value(), 512);
   EXPECT_EQ(scaler.clean_updates(), 0);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(scaler.unscale({torch::ones({2})}, 1));
+    EXPECT_TRUE(scaler.unscale({with_gradient(torch::ones({2}))}, 1));
     scaler.update();
   }
   EXPECT_DOUBLE_EQ(scaler.value(), 1024);
   EXPECT_EQ(scaler.clean_updates(), 0);
-  // A checkpoint's state brings both back.
+  // A checkpoint's values bring both back.
   LossScaler restored(torch::kCPU);
-  scaler.unscale({torch::ones({1})}, 1);
+  scaler.unscale({with_gradient(torch::ones({1}))}, 1);
   scaler.update();
-  restored.load_state(scaler.state());
+  restored.restore(scaler.value(), scaler.clean_updates());
   EXPECT_DOUBLE_EQ(restored.value(), 1024);
   EXPECT_EQ(restored.clean_updates(), 1);
 }

@@ -21,7 +21,6 @@
 #include "cli/commands.h"
 #include "config/run_config.h"
 #include "task/task_factory.h"
-#include "train/data_parallel.h"
 #include "train/launch.h"
 #include "train/trainer.h"
 #include "util/process.h"

@@ -51,10 +51,7 @@ StepTiming measure_training_step(const StepShape& s, const Runtime& runtime) {
     optimizer->zero_grad();
     if (scaler) {
       scaler->scale(sums.loss).backward();
-      std::vector<torch::Tensor> gradients;
-      for (const auto& p : parameters)
-        if (p.grad().defined()) gradients.push_back(p.grad());
-      if (scaler->unscale(gradients, static_cast<double>(sums.tokens))) optimizer->step(1e-4);
+      if (scaler->unscale(parameters, static_cast<double>(sums.tokens))) optimizer->step(1e-4);
       scaler->update();
     } else {
       (sums.loss / static_cast<double>(sums.tokens)).backward();

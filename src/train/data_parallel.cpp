@@ -10,8 +10,9 @@
 #include <torch/version.h>
 
 // c10d's Gloo header includes Gloo's own headers: Debian's libgloo-dev has them, PyTorch
-// wheels do not ship them; and it is empty in a LibTorch built without Gloo. NCCL's process group needs a LibTorch built with it (the
-// torch_cuda target defines USE_C10D_NCCL) and nccl.h (pip's nvidia-nccl, or libnccl-dev).
+// wheels do not ship them; and it is empty in a LibTorch built without Gloo. NCCL's
+// process group needs a LibTorch built with it (the torch_cuda target defines
+// USE_C10D_NCCL) and nccl.h (pip's nvidia-nccl, or libnccl-dev).
 #if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
 #define HEADCOUNT_HAVE_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>

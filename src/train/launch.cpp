@@ -29,8 +29,11 @@ struct Reader {
   std::string text(const std::string& name, const std::string& fallback = "") const {
     return environment(name).value_or(fallback);
   }
-  int number(const std::string& name, int lowest) const {
+  // The variable as a whole number of at least `lowest`; `fallback` when it is unset (an
+  // error without one).
+  int number(const std::string& name, int lowest, std::optional<int> fallback = std::nullopt) const {
     const auto value = environment(name);
+    if (!value && fallback) return *fallback;
     if (!value) throw ConfigError(fmt::format("the environment variable {} is missing", name));
     return to_int(*value, "the environment variable " + name, lowest);
   }
@@ -65,10 +68,10 @@ LaunchPlan from_torchrun(const Reader& env, const TrainConfig& t) {
   plan.launcher = "torchrun";
   plan.rank = env.number("RANK", 0);
   plan.world_size = env.number("WORLD_SIZE", 1);
-  plan.local_rank = env.has("LOCAL_RANK") ? env.number("LOCAL_RANK", 0) : 0;
-  plan.local_world_size = env.has("LOCAL_WORLD_SIZE") ? env.number("LOCAL_WORLD_SIZE", 1) : plan.world_size;
+  plan.local_rank = env.number("LOCAL_RANK", 0, 0);
+  plan.local_world_size = env.number("LOCAL_WORLD_SIZE", 1, plan.world_size);
   plan.master_addr = env.text("MASTER_ADDR", "127.0.0.1");
-  plan.master_port = env.has("MASTER_PORT") ? env.number("MASTER_PORT", 1) : static_cast<int>(t.master_port);
+  plan.master_port = env.number("MASTER_PORT", 1, static_cast<int>(t.master_port));
   plan.agent_store = env.text("TORCHELASTIC_USE_AGENT_STORE") == "True";
   // As torch.distributed.rendezvous does: the keys of one restart of the job apart.
   if (plan.agent_store) plan.store_prefix = "/worker/attempt_" + env.text("TORCHELASTIC_RESTART_COUNT", "0");
@@ -81,15 +84,14 @@ LaunchPlan from_slurm(const Reader& env, const TrainConfig& t) {
   plan.launcher = "slurm";
   plan.rank = env.number("SLURM_PROCID", 0);
   plan.world_size = env.has("SLURM_STEP_NUM_TASKS") ? env.number("SLURM_STEP_NUM_TASKS", 1) : env.number("SLURM_NTASKS", 1);
-  plan.local_rank = env.has("SLURM_LOCALID") ? env.number("SLURM_LOCALID", 0) : 0;
+  plan.local_rank = env.number("SLURM_LOCALID", 0, 0);
   // "4(x2),2": the first node's count; the local world size only sets the default threads.
   std::string per_node = env.text("SLURM_STEP_TASKS_PER_NODE", env.text("SLURM_NTASKS_PER_NODE"));
   per_node = per_node.substr(0, per_node.find_first_not_of("0123456789"));
   plan.local_world_size = per_node.empty() ? 1 : std::max(1, to_int(per_node, "SLURM_STEP_TASKS_PER_NODE", 1));
   plan.local_world_size = std::max(plan.local_world_size, plan.local_rank + 1);
-  plan.master_addr = first_slurm_host(env.text("SLURM_STEP_NODELIST"));
-  if (env.has("MASTER_ADDR")) plan.master_addr = env.text("MASTER_ADDR");
-  plan.master_port = env.has("MASTER_PORT") ? env.number("MASTER_PORT", 1) : static_cast<int>(t.master_port);
+  plan.master_addr = env.has("MASTER_ADDR") ? env.text("MASTER_ADDR") : first_slurm_host(env.text("SLURM_STEP_NODELIST"));
+  plan.master_port = env.number("MASTER_PORT", 1, static_cast<int>(t.master_port));
   check_plan(plan, "Slurm's environment (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID)");
   return plan;
 }

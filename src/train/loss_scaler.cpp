@@ -13,8 +13,11 @@ LossScaler::LossScaler(torch::Device device, double initial_scale, double growth
       backoff_(backoff),
       interval_(interval) {}
 
-bool LossScaler::unscale(const std::vector<torch::Tensor>& gradients, double divisor) {
+bool LossScaler::unscale(const std::vector<torch::Tensor>& parameters, double divisor) {
   torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> gradients;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) gradients.push_back(p.grad());
   found_inf_.zero_();
   const auto inverse = (scale_.to(torch::kDouble) * divisor).reciprocal().to(torch::kFloat);
   if (scale_.is_cuda()) {
@@ -44,10 +47,9 @@ void LossScaler::update() {
   found_inf_.zero_();
 }
 
-void LossScaler::load_state(const std::vector<torch::Tensor>& state) {
-  TORCH_CHECK(state.size() == 2, "a loss scaler's state is its scale and growth tracker");
-  scale_.copy_(state[0]);
-  growth_tracker_.copy_(state[1]);
+void LossScaler::restore(double scale, int64_t clean_updates) {
+  scale_.fill_(scale);
+  growth_tracker_.fill_(clean_updates);
 }
 
 }  // namespace headcount

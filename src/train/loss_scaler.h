@@ -24,9 +24,10 @@ class LossScaler {
 
   torch::Tensor scale(const torch::Tensor& loss) const { return loss * scale_; }
 
-  // Divides every gradient by scale x divisor in place (the divisor: the trainer's target
-  // count). False when any gradient held inf or NaN: then skip this update.
-  bool unscale(const std::vector<torch::Tensor>& gradients, double divisor);
+  // Divides the parameters' gradients (those defined) by scale x divisor in place (the
+  // divisor: the trainer's target count). False when any held inf or NaN: then skip this
+  // update.
+  bool unscale(const std::vector<torch::Tensor>& parameters, double divisor);
 
   // After each update, applied or skipped: back off after an overflow, grow after
   // `interval` clean ones.
@@ -35,9 +36,8 @@ class LossScaler {
   double value() const { return scale_.item<double>(); }
   int64_t clean_updates() const { return growth_tracker_.item<int64_t>(); }
 
-  // For checkpoints: the scale and the count of clean updates since it last changed.
-  std::vector<torch::Tensor> state() const { return {scale_, growth_tracker_}; }
-  void load_state(const std::vector<torch::Tensor>& state);
+  // From a checkpoint: the scale and the count of clean updates since it last changed.
+  void restore(double scale, int64_t clean_updates);
 
  private:
   torch::Tensor scale_, growth_tracker_, found_inf_;  // float [1], int [1], float [1]

@@ -130,8 +130,7 @@ void Trainer::prepare_model() {
   optimizer_ = make_optimizer({t_.optimizer, t_.beta1, t_.beta2, t_.adam_eps, t_.weight_decay}, parameters_);
   if (runtime_.precision == Precision::Fp16) {
     scaler_ = std::make_unique<LossScaler>(runtime_.device);
-    if (state_.loss_scale > 0)
-      scaler_->load_state({torch::full({1}, state_.loss_scale), torch::full({1}, state_.loss_scale_clean_updates, torch::kInt)});
+    if (state_.loss_scale > 0) scaler_->restore(state_.loss_scale, state_.loss_scale_clean_updates);
   }
   if (resume_archive) {
     torch::serialize::InputArchive optimizer_archive;
@@ -258,10 +257,7 @@ Trainer::Step Trainer::compute_gradients() {
   if (group_) sum_over_ranks(step);
   // Gradients were summed over targets; the update uses their mean.
   if (scaler_) {
-    std::vector<torch::Tensor> gradients;
-    for (auto& p : parameters_)
-      if (p.grad().defined()) gradients.push_back(p.grad());
-    step.overflowed = !scaler_->unscale(gradients, static_cast<double>(step.loss_tokens));
+    step.overflowed = !scaler_->unscale(parameters_, static_cast<double>(step.loss_tokens));
   } else {
     for (auto& p : parameters_)
       if (p.grad().defined()) p.mutable_grad().div_(static_cast<double>(step.loss_tokens));
