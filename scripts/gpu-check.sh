@@ -5,8 +5,9 @@
 #      when pip's nvidia-nccl headers are there);
 #   2. runs the suite's CUDA tests (the device-parametrised tests' cuda cases);
 #   3. times a bf16 and an fp32 training step of 6L-8H d 512 (Transformer-base) and of its
-#      48L-1H reshaping, with `headcount bench` and with bench/reference_step.py (PyTorch
-#      eager, same shape, device and precision) beside it;
+#      48L-1H reshaping with `headcount bench --reference` (bench/reference_step.py, PyTorch
+#      eager, same shape, device and precision, beside it; GFLOP/s and MFU against the GPU's
+#      measured matrix-product peak);
 #   4. trains a short G2P run on the GPU in bf16;
 # and prints one JSON object (also written to $OUT/gpu-check.json, or gpu-check/). Record
 # its figures in docs/gpu.md with the date and the GPU.
@@ -41,20 +42,16 @@ build-gpu/headcount_tests --gtest_filter='*/cuda' > "$out/tests.log" 2>&1
 tests_status=$?
 tests_summary=$(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$out/tests.log" | tr '\n' ' ')
 
-# name layers heads ffn: Transformer-base and its single-head reshaping (d 512, head 64)
-shapes=("base-shallow 6 8 2048" "base-deep 48 1 256")
-batch=64 source=24 target=24 steps=20
+# Transformer-base and its single-head reshaping (d 512, head 64), 20 updates each; bench
+# runs the PyTorch-eager reference (same shape, device and precision) beside headcount.
 bench_rows=()
-for shape in "${shapes[@]}"; do
-  read -r name layers heads ffn <<< "$shape"
+for shape in base-shallow base-deep; do
   for precision in fp32 bf16; do
-    log "bench $name $precision"
-    ours=$(build-gpu/headcount bench --device cuda --precision $precision --encoder-layers $layers \
-      --decoder-layers $layers --heads $heads --d-model 512 --head-dim 64 --ffn $ffn --batch $batch \
-      --source-length $source --target-length $target --steps $steps 2>> "$out/bench.log")
-    reference=$($python bench/reference_step.py $layers $layers $heads 512 64 $ffn $batch $source $target $steps \
-      "$(nproc)" cuda $precision 2>> "$out/bench.log" | tail -1)
-    bench_rows+=("{\"shape\": \"$name\", \"precision\": \"$precision\", \"headcount\": ${ours:-null}, \"reference\": \"$reference\"}")
+    log "bench $shape $precision"
+    row=$(build-gpu/headcount bench train --shape $shape --steps 20 --device cuda --precision $precision \
+      --reference --python "$python" --json 2>> "$out/bench.log")
+    [[ -n $row ]] || row="{\"shape\": {\"name\": \"$shape\"}, \"precision\": \"$precision\", \"error\": \"see bench.log\"}"
+    bench_rows+=("$row")
   done
 done
 
@@ -70,18 +67,11 @@ $python - "$out" "$tests_status" "$tests_summary" "$train_status" "$((built - st
 import json, os, re, sys
 import torch
 out, tests_status, tests_summary, train_status, build_s, total_s, *rows = sys.argv[1:]
-bench = []
-for row in rows:
-    r = json.loads(row)
-    ref = dict(kv.split("=") for kv in r["reference"].split()) if "=" in r["reference"] else {}
-    r["reference"] = {k: float(v) for k, v in ref.items()}
-    if r["headcount"] and r["reference"].get("step_ms"):
-        r["speed_vs_reference"] = r["reference"]["step_ms"] / r["headcount"]["step_ms"]
-    bench.append(r)
+bench = [json.loads(row) for row in rows]
 def step(shape, precision):
     for r in bench:
-        if r["shape"] == shape and r["precision"] == precision and r["headcount"]:
-            return r["headcount"]["step_ms"]
+        if r["shape"]["name"] == shape and r["precision"] == precision and "step_ms" in r:
+            return r["step_ms"]
 deep, shallow = step("base-deep", "bf16"), step("base-shallow", "bf16")
 summary_path = os.path.join(out, "g2p-run", "summary.json")
 run = json.load(open(summary_path)) if os.path.exists(summary_path) else None

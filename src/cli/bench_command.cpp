@@ -1,49 +1,179 @@
 // headcount bench: speed measurements (never timed tests; results go to docs/benchmarks.md).
+// One training update or one decoding call on random tokens, for a named shape or numbers,
+// with GFLOP/s against this machine's measured matrix-product peak, resident memory, and
+// optionally the PyTorch-eager reference on the same shape, side by side in rounds.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "study/reference_step.h"
 #include "study/throughput.h"
 
 namespace headcount {
+namespace {
+
+struct BenchRequest {
+  std::string mode = "train";
+  std::string shape_name = "demo-shallow";
+  StepShape given;  // the numbers given on the command line, laid over the named shape
+  std::string scheme = "post-ln", device = "cpu", precision = "fp32";
+  int64_t rounds = 1;
+  bool json = false, reference = false;
+  std::string python = "python3", reference_script;
+};
+
+struct ShapeOption {
+  const char* name;
+  int64_t StepShape::*member;
+  const char* description;
+};
+
+const std::vector<ShapeOption>& shape_options() {
+  static const std::vector<ShapeOption> options{
+      {"--encoder-layers", &StepShape::encoder_layers, "encoder layers"},
+      {"--decoder-layers", &StepShape::decoder_layers, "decoder layers"},
+      {"--heads", &StepShape::heads, "heads per layer"},
+      {"--d-model", &StepShape::d_model, "model width"},
+      {"--head-dim", &StepShape::head_dim, "width of one head"},
+      {"--ffn", &StepShape::ffn_dim, "FFN width"},
+      {"--batch", &StepShape::batch, "sentences per batch"},
+      {"--source-length", &StepShape::source_length, "source tokens per sentence"},
+      {"--target-length", &StepShape::target_length, "target tokens per sentence"},
+      {"--steps", &StepShape::steps, "timed updates (train, after two warm-up updates) or decoding calls (decode)"},
+  };
+  return options;
+}
+
+StepShape resolve_shape(const BenchRequest& request, const CLI::App& sub) {
+  auto shape = named_step_shape(request.shape_name);
+  for (const auto& option : shape_options())
+    if (sub.count(option.name) > 0) shape.*option.member = request.given.*option.member;
+  shape.residual = parse_residual_scheme(request.scheme);
+  return shape;
+}
+
+// The shape's name in the output: "custom" for numbers alone, "NAME, changed" for a named
+// shape with numbers laid over it (a different number of timed steps changes no shape).
+std::string shape_label(const BenchRequest& request, const CLI::App& sub) {
+  bool changed = false;
+  for (const auto& option : shape_options())
+    changed = changed || (sub.count(option.name) > 0 && std::string(option.name) != "--steps" &&
+                          request.given.*option.member != named_step_shape(request.shape_name).*option.member);
+  if (!changed) return request.shape_name;
+  return sub.count("--shape") > 0 ? request.shape_name + ", changed" : "custom";
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+nlohmann::json shape_json(const std::string& name, const StepShape& s) {
+  return {{"name", name},
+          {"encoder_layers", s.encoder_layers}, {"decoder_layers", s.decoder_layers},
+          {"heads", s.heads}, {"d_model", s.d_model}, {"head_dim", s.head_dim}, {"ffn_dim", s.ffn_dim},
+          {"batch", s.batch}, {"source_length", s.source_length}, {"target_length", s.target_length},
+          {"steps", s.steps}};
+}
+
+// Every round times the reference (when asked) and then headcount, so a slow spell of the
+// machine hits both; the figures are the medians over the rounds.
+nlohmann::json run_bench(const BenchRequest& request, const std::string& label, const StepShape& shape,
+                         const Runtime& runtime) {
+  const bool training = request.mode == "train";
+  const int threads = torch::get_num_threads();
+  const double peak = measure_matmul_peak_gflops(runtime);
+  std::vector<StepTiming> timings;
+  std::vector<ReferenceTiming> references;
+  const auto script = request.reference_script.empty() ? find_reference_script("") : request.reference_script;
+  if (request.reference && script.empty())
+    throw std::runtime_error("--reference: bench/reference_step.py not found next to the program or in the current "
+                             "folder; name it with --reference-script");
+  for (int64_t round = 0; round < request.rounds; ++round) {
+    if (request.reference) references.push_back(run_reference_step(shape, threads, runtime, request.python, script));
+    timings.push_back(training ? measure_training_step(shape, runtime) : measure_decoding(shape, runtime));
+  }
+  auto medianof = [&](auto field) {
+    std::vector<double> values;
+    for (const auto& t : timings) values.push_back(t.*field);
+    return median(values);
+  };
+  const double step_ms = medianof(&StepTiming::step_ms), gflops = medianof(&StepTiming::gflops);
+  std::vector<double> rounds_ms;
+  for (const auto& t : timings) rounds_ms.push_back(t.step_ms);
+  nlohmann::json result{
+      {"mode", request.mode}, {"shape", shape_json(label, shape)},
+      {"parameters", timings.front().parameters}, {"step_ms", step_ms}, {"step_ms_rounds", rounds_ms},
+      {"tokens_per_s", medianof(&StepTiming::tokens_per_s)}, {"gflops", gflops}, {"peak_gflops", peak},
+      {"mfu", peak > 0 ? gflops / peak : 0.0}, {"threads", threads}, {"residual", request.scheme},
+      {"device", runtime.device.str()}, {"precision", to_string(runtime.precision)},
+      {"peak_rss_mib", timings.back().peak_resident_mib},
+      {"rss_growth_mib", timings.back().resident_at_end_mib - timings.back().resident_after_warmup_mib},
+      {"peak_device_memory_mib", peak_device_memory_mib(runtime)}};
+  if (!references.empty()) {
+    std::vector<double> reference_ms;
+    for (const auto& r : references) reference_ms.push_back(r.step_ms);
+    result["reference"] = {{"parameters", references.front().parameters}, {"step_ms", median(reference_ms)},
+                           {"step_ms_rounds", reference_ms}};
+    result["speedup_vs_reference"] = median(reference_ms) / step_ms;
+  }
+  return result;
+}
+
+std::string human_line(const nlohmann::json& r) {
+  const bool training = r["mode"] == "train";
+  auto line = fmt::format(
+      "{} {} ({}, {}, {} thread{}): {:.1f} ms/{}, {:.0f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of a measured {:.1f} "
+      "GFLOP/s; {} parameters; peak RSS {:.0f} MiB ({:+.1f} MiB over the timed calls)",
+      r["mode"].get<std::string>(), r["shape"]["name"].get<std::string>(), r["precision"].get<std::string>(),
+      r["device"].get<std::string>(), r["threads"].get<int>(), r["threads"].get<int>() == 1 ? "" : "s", r["step_ms"].get<double>(),
+      training ? "update" : "batch", r["tokens_per_s"].get<double>(), r["gflops"].get<double>(),
+      100 * r["mfu"].get<double>(), r["peak_gflops"].get<double>(), r["parameters"].get<int64_t>(),
+      r["peak_rss_mib"].get<double>(), r["rss_growth_mib"].get<double>());
+  if (r.contains("reference"))
+    line += fmt::format("\nPyTorch-eager reference: {:.1f} ms/update; headcount {:.2f}x its speed",
+                        r["reference"]["step_ms"].get<double>(), r["speedup_vs_reference"].get<double>());
+  return line;
+}
+
+}  // namespace
 
 Subcommand add_bench_command(CLI::App& app) {
-  auto shape = std::make_shared<StepShape>();
-  auto scheme = std::make_shared<std::string>("post-ln");
-  auto device = std::make_shared<std::string>("cpu");
-  auto precision = std::make_shared<std::string>("fp32");
+  auto request = std::make_shared<BenchRequest>();
   auto* sub = app.add_subcommand(
-      "bench", "time one training update on random tokens (same shape arguments as bench/reference_step.py)");
-  sub->add_option("--encoder-layers", shape->encoder_layers, "encoder layers");
-  sub->add_option("--decoder-layers", shape->decoder_layers, "decoder layers");
-  sub->add_option("--heads", shape->heads, "heads per layer");
-  sub->add_option("--d-model", shape->d_model, "model width");
-  sub->add_option("--head-dim", shape->head_dim, "width of one head");
-  sub->add_option("--ffn", shape->ffn_dim, "FFN width");
-  sub->add_option("--batch", shape->batch, "sentences per batch");
-  sub->add_option("--source-length", shape->source_length, "source tokens per sentence");
-  sub->add_option("--target-length", shape->target_length, "target tokens per sentence");
-  sub->add_option("--steps", shape->steps, "timed updates (after two warm-up updates)");
-  sub->add_option("--residual", *scheme, "residual scheme");
-  sub->add_option("--device", *device, "auto, cpu, cuda or cuda:N (default cpu)");
-  sub->add_option("--precision", *precision, "fp32, bf16 or fp16 (mixed precision; fp16 on GPUs)");
-  return {sub, [shape, scheme, device, precision]() -> int {
-            shape->residual = parse_residual_scheme(*scheme);
-            const auto runtime = make_runtime(*device, parse_precision(*precision));
-            auto timing = measure_training_step(*shape, runtime);
-            std::cout << nlohmann::json{{"parameters", timing.parameters},
-                                        {"step_ms", timing.step_ms},
-                                        {"tokens_per_s", timing.tokens_per_s},
-                                        {"threads", torch::get_num_threads()},
-                                        {"residual", *scheme},
-                                        {"device", runtime.device.str()},
-                                        {"precision", to_string(runtime.precision)},
-                                        {"peak_device_memory_mib", peak_device_memory_mib(runtime)}}
-                             .dump()
-                      << "\n";
+      "bench", "time a training update or a decoding call of an encoder-decoder on random tokens (the model of "
+               "bench/reference_step.py), against this machine's matrix-product peak");
+  sub->add_option("mode", request->mode, "train (default) or decode")->check(CLI::IsMember({"train", "decode"}));
+  sub->add_option("--shape", request->shape_name,
+                  fmt::format("named shape ({}); the numbers below change it (default demo-shallow)",
+                              fmt::join(step_shape_names(), ", ")))
+      ->check(CLI::IsMember(step_shape_names()));
+  for (const auto& option : shape_options())
+    sub->add_option(option.name, request->given.*option.member, option.description)->check(CLI::PositiveNumber);
+  sub->add_option("--residual", request->scheme, "residual scheme (the reference is always post-ln)");
+  sub->add_option("--device", request->device, "auto, cpu, cuda or cuda:N (default cpu)");
+  sub->add_option("--precision", request->precision, "fp32, bf16 or fp16 (mixed precision; fp16 on GPUs)");
+  sub->add_option("--rounds", request->rounds, "rounds, each timing the reference (if asked) then headcount; medians "
+                                               "are reported (default 1)")
+      ->check(CLI::PositiveNumber);
+  sub->add_flag("--reference", request->reference,
+                "also time the PyTorch-eager reference (bench/reference_step.py) on the same shape (train only)");
+  sub->add_option("--python", request->python, "the Python that runs the reference (needs PyTorch; default python3)");
+  sub->add_option("--reference-script", request->reference_script, "the reference script (default: found next to "
+                                                                     "the program or under the current folder)");
+  sub->add_flag("--json", request->json, "one JSON object instead of a sentence");
+  return {sub, [request, sub]() -> int {
+            if (request->reference && request->mode != "train")
+              throw std::invalid_argument("--reference times training updates only: the reference has no decoding");
+            const auto shape = resolve_shape(*request, *sub);
+            const auto runtime = make_runtime(request->device, parse_precision(request->precision));
+            const auto result = run_bench(*request, shape_label(*request, *sub), shape, runtime);
+            std::cout << (request->json ? result.dump() : human_line(result)) << "\n";
             return 0;
           }};
 }

@@ -1,6 +1,7 @@
 #include "study/inference_speed.h"
 
 #include <fmt/format.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <chrono>
@@ -34,6 +35,7 @@ void encode_and_decode(Transformer& model, const torch::Tensor& source, int64_t 
   auto state = model->start_decoding(memory, source);
   auto tokens = torch::full({source.size(0)}, Vocabulary::kBegin, source.options());
   for (int64_t step = 0; step < steps; ++step) tokens = model->decode_step(tokens, state).argmax(-1);
+  if (tokens.is_cuda()) torch::cuda::synchronize(tokens.device().index());  // the timing ends when the GPU does
 }
 
 }  // namespace

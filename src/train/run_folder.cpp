@@ -1,7 +1,6 @@
 #include "train/run_folder.h"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -58,12 +57,6 @@ void truncate_metrics_after(const std::string& path, int64_t update) {
   for (const auto& line : read_metrics(path))
     if (line.value("update", int64_t{0}) <= update) kept += line.dump() + "\n";
   write_file_atomically(path, kept);
-}
-
-double peak_resident_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
 }  // namespace headcount

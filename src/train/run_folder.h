@@ -23,7 +23,4 @@ void append_metrics(const std::string& path, const nlohmann::json& line);
 void truncate_metrics_after(const std::string& path, int64_t update);
 std::vector<nlohmann::json> read_metrics(const std::string& path);
 
-// Peak resident memory of this process so far, in MiB.
-double peak_resident_mib();
-
 }  // namespace headcount

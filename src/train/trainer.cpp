@@ -16,6 +16,7 @@
 #include "task/task_factory.h"
 #include "train/run_folder.h"
 #include "util/durable_file.h"
+#include "util/resident_memory.h"
 
 namespace fs = std::filesystem;
 

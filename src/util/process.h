@@ -11,7 +11,7 @@
 
 namespace headcount {
 
-// Starts `arguments` (arguments[0] is the program's path) with stdout and stderr appended
+// Starts `arguments` (arguments[0] is the program: a path, or a name looked up in PATH) with stdout and stderr appended
 // to log_path. Throws std::runtime_error, naming the program, when it cannot be started.
 // hold_stop_signals starts the child with SIGINT, SIGTERM and SIGHUP blocked, for a headcount child:
 // its StopSignal unblocks them, so a Ctrl-C during its start-up becomes a stop request
