@@ -105,7 +105,7 @@ def main():
         step()
     synchronize()
     seconds = time.perf_counter() - start
-    print(f"params={sum(p.numel() for p in parameters)} step_ms={1000 * seconds / steps:.1f} "
+    print(f"params={sum(p.numel() for p in parameters)} step_ms={1000 * seconds / steps:.4f} "
           f"tokens_per_s={batch * target_length * steps / seconds:.0f}")
 
 

@@ -69,8 +69,10 @@ std::string shape_label(const BenchRequest& request, const CLI::App& sub) {
 }
 
 double median(std::vector<double> values) {
+  if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
-  return values.empty() ? 0 : values[values.size() / 2];
+  const size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
 nlohmann::json shape_json(const std::string& name, const StepShape& s) {
@@ -82,22 +84,29 @@ nlohmann::json shape_json(const std::string& name, const StepShape& s) {
 }
 
 // Every round times the reference (when asked) and then headcount, so a slow spell of the
-// machine hits both; the figures are the medians over the rounds.
+// machine hits both; the figures are the medians over the rounds. A reference that fails
+// is reported in the result (reference_error), headcount's own figures still are.
 nlohmann::json run_bench(const BenchRequest& request, const std::string& label, const StepShape& shape,
                          const Runtime& runtime) {
   const bool training = request.mode == "train";
   const int threads = torch::get_num_threads();
-  const double peak = measure_matmul_peak_gflops(runtime);
   std::vector<StepTiming> timings;
   std::vector<ReferenceTiming> references;
+  std::string reference_error;
   const auto script = request.reference_script.empty() ? find_reference_script("") : request.reference_script;
   if (request.reference && script.empty())
     throw std::runtime_error("--reference: bench/reference_step.py not found next to the program or in the current "
                              "folder; name it with --reference-script");
   for (int64_t round = 0; round < request.rounds; ++round) {
-    if (request.reference) references.push_back(run_reference_step(shape, threads, runtime, request.python, script));
+    if (request.reference && reference_error.empty()) try {
+        references.push_back(run_reference_step(shape, threads, runtime, request.python, script));
+      } catch (const std::exception& e) {
+        reference_error = e.what();
+      }
     timings.push_back(training ? measure_training_step(shape, runtime) : measure_decoding(shape, runtime));
   }
+  // After the timed calls, so the peak device memory above is the model's, not the probe's.
+  const double peak = measure_matmul_peak_gflops(runtime);
   auto medianof = [&](auto field) {
     std::vector<double> values;
     for (const auto& t : timings) values.push_back(t.*field);
@@ -114,7 +123,8 @@ nlohmann::json run_bench(const BenchRequest& request, const std::string& label, 
       {"device", runtime.device.str()}, {"precision", to_string(runtime.precision)},
       {"peak_rss_mib", timings.back().peak_resident_mib},
       {"rss_growth_mib", timings.back().resident_at_end_mib - timings.back().resident_after_warmup_mib},
-      {"peak_device_memory_mib", peak_device_memory_mib(runtime)}};
+      {"peak_device_memory_mib", timings.back().peak_device_memory_mib}};
+  if (!reference_error.empty()) result["reference_error"] = reference_error;
   if (!references.empty()) {
     std::vector<double> reference_ms;
     for (const auto& r : references) reference_ms.push_back(r.step_ms);
@@ -135,6 +145,8 @@ std::string human_line(const nlohmann::json& r) {
       training ? "update" : "batch", r["tokens_per_s"].get<double>(), r["gflops"].get<double>(),
       100 * r["mfu"].get<double>(), r["peak_gflops"].get<double>(), r["parameters"].get<int64_t>(),
       r["peak_rss_mib"].get<double>(), r["rss_growth_mib"].get<double>());
+  if (r.contains("reference_error"))
+    line += "\n" + r["reference_error"].get<std::string>();
   if (r.contains("reference"))
     line += fmt::format("\nPyTorch-eager reference: {:.1f} ms/update; headcount {:.2f}x its speed",
                         r["reference"]["step_ms"].get<double>(), r["speedup_vs_reference"].get<double>());
@@ -170,6 +182,12 @@ Subcommand add_bench_command(CLI::App& app) {
   return {sub, [request, sub]() -> int {
             if (request->reference && request->mode != "train")
               throw std::invalid_argument("--reference times training updates only: the reference has no decoding");
+            if (request->reference && request->scheme != "post-ln")
+              throw std::invalid_argument("--reference: the reference is post-ln only, so --residual " +
+                                          request->scheme + " would compare two different models");
+            if (request->mode == "decode" && sub->count("--target-length") > 0)
+              throw std::invalid_argument("--target-length: decode mode decodes as many tokens as the source has "
+                                          "(--source-length)");
             const auto shape = resolve_shape(*request, *sub);
             const auto runtime = make_runtime(request->device, parse_precision(request->precision));
             const auto result = run_bench(*request, shape_label(*request, *sub), shape, runtime);

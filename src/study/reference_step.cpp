@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cinttypes>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,7 +29,7 @@ bool parse_reference_line(const std::string& output, ReferenceTiming& timing) {
   bool found = false;
   while (std::getline(lines, line)) {
     ReferenceTiming t;
-    if (std::sscanf(line.c_str(), "params=%ld step_ms=%lf tokens_per_s=%lf", &t.parameters, &t.step_ms,
+    if (std::sscanf(line.c_str(), "params=%" SCNd64 " step_ms=%lf tokens_per_s=%lf", &t.parameters, &t.step_ms,
                     &t.tokens_per_s) == 3)
       timing = t, found = true;
   }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "model/transformer.h"
 #include "runtime/autocast.h"
@@ -80,6 +81,7 @@ StepTiming measure_training_step(const StepShape& s, const Runtime& runtime) {
   const double seconds = seconds_since(start);
   timing.resident_at_end_mib = resident_mib();
   timing.peak_resident_mib = peak_resident_mib();
+  timing.peak_device_memory_mib = peak_device_memory_mib(runtime);
   timing.parameters = parameter_count(*model);
   timing.step_ms = 1000.0 * seconds / s.steps;
   timing.tokens_per_s = static_cast<double>(s.batch * s.target_length * s.steps) / seconds;
@@ -89,13 +91,16 @@ StepTiming measure_training_step(const StepShape& s, const Runtime& runtime) {
 
 StepTiming measure_decoding(const StepShape& s, const Runtime& runtime) {
   std::vector<Transformer> models{make_model(s, runtime)};
+  const AutocastScope mixed_precision(runtime);
   measure_inference(models, s.batch, s.source_length, 1);  // warm-up: first-touch allocations
   StepTiming timing;
   timing.resident_after_warmup_mib = resident_mib();
   const auto decoding = measure_inference(models, s.batch, s.source_length, s.steps).front();
   timing.resident_at_end_mib = resident_mib();
   timing.peak_resident_mib = peak_resident_mib();
-  const int64_t decoded = std::min(s.source_length, models.front()->config().max_positions - 1);
+  timing.peak_device_memory_mib = peak_device_memory_mib(runtime);
+  // Tokens decoded per sentence, as measure_inference counted them.
+  const auto decoded = static_cast<int64_t>(std::llround(decoding.tokens_per_s / decoding.sentences_per_s));
   timing.parameters = parameter_count(*models.front());
   timing.step_ms = decoding.median_ms;
   timing.tokens_per_s = decoding.tokens_per_s;

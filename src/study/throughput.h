@@ -1,7 +1,7 @@
 // Speed of one training update and of one decoding call on a StepShape, measured the way
 // bench/reference_step.py measures the PyTorch-eager reference: random tokens, fixed batch
 // shape, Adam, label-smoothed cross-entropy, two warm-up calls, then the mean of `steps` updates;
-// and the machine's own matrix-product peak, measured the same way, to put them against.
+// and the machine's own matrix-product peak (the best of three timed spells), to put them against.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,7 @@ struct StepTiming {
   double gflops = 0;        // matrix-product work done a second (study/step_shape.h)
   // Resident memory of the process: after the warm-up, after the timed calls, and its peak.
   double resident_after_warmup_mib = 0, resident_at_end_mib = 0, peak_resident_mib = 0;
+  double peak_device_memory_mib = 0;  // GPU only: the allocator's peak so far (runtime/runtime.h)
 };
 
 // On the runtime's device, in its precision (autocast around forward and loss; fp16 with
@@ -25,8 +26,8 @@ struct StepTiming {
 StepTiming measure_training_step(const StepShape& shape, const Runtime& runtime = {});
 
 // Encodes shape.batch random sentences of shape.source_length tokens and decodes as many
-// tokens greedily (incremental state, no early stop): the median of `steps` calls after a
-// warm-up (study/inference_speed.h).
+// tokens greedily (incremental state, no early stop), under the runtime's precision: the
+// median of `steps` calls after a warm-up (study/inference_speed.h).
 StepTiming measure_decoding(const StepShape& shape, const Runtime& runtime = {});
 
 // The best GFLOP/s of a large square matrix product in the runtime's precision (fp32, or
