@@ -60,10 +60,11 @@ StepShape resolve_shape(const BenchRequest& request, const CLI::App& sub) {
 // The shape's name in the output: "custom" for numbers alone, "NAME, changed" for a named
 // shape with numbers laid over it (a different number of timed steps changes no shape).
 std::string shape_label(const BenchRequest& request, const CLI::App& sub) {
+  const auto named = named_step_shape(request.shape_name);
   bool changed = false;
   for (const auto& option : shape_options())
     changed = changed || (sub.count(option.name) > 0 && std::string(option.name) != "--steps" &&
-                          request.given.*option.member != named_step_shape(request.shape_name).*option.member);
+                          request.given.*option.member != named.*option.member);
   if (!changed) return request.shape_name;
   return sub.count("--shape") > 0 ? request.shape_name + ", changed" : "custom";
 }
@@ -107,18 +108,17 @@ nlohmann::json run_bench(const BenchRequest& request, const std::string& label, 
   }
   // After the timed calls, so the peak device memory above is the model's, not the probe's.
   const double peak = measure_matmul_peak_gflops(runtime);
-  auto medianof = [&](auto field) {
+  auto rounds_of = [&](auto field) {
     std::vector<double> values;
     for (const auto& t : timings) values.push_back(t.*field);
-    return median(values);
+    return values;
   };
-  const double step_ms = medianof(&StepTiming::step_ms), gflops = medianof(&StepTiming::gflops);
-  std::vector<double> rounds_ms;
-  for (const auto& t : timings) rounds_ms.push_back(t.step_ms);
+  const auto rounds_ms = rounds_of(&StepTiming::step_ms);
+  const double step_ms = median(rounds_ms), gflops = median(rounds_of(&StepTiming::gflops));
   nlohmann::json result{
       {"mode", request.mode}, {"shape", shape_json(label, shape)},
       {"parameters", timings.front().parameters}, {"step_ms", step_ms}, {"step_ms_rounds", rounds_ms},
-      {"tokens_per_s", medianof(&StepTiming::tokens_per_s)}, {"gflops", gflops}, {"peak_gflops", peak},
+      {"tokens_per_s", median(rounds_of(&StepTiming::tokens_per_s))}, {"gflops", gflops}, {"peak_gflops", peak},
       {"mfu", peak > 0 ? gflops / peak : 0.0}, {"threads", threads}, {"residual", request.scheme},
       {"device", runtime.device.str()}, {"precision", to_string(runtime.precision)},
       {"peak_rss_mib", timings.back().peak_resident_mib},

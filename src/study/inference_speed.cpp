@@ -25,10 +25,6 @@ torch::Tensor random_source(const Transformer& model, int64_t batch, int64_t len
       .to(model->parameters().front().device());
 }
 
-int64_t decode_steps(const Transformer& model, int64_t length) {
-  return std::min(length, model->config().max_positions - 1);
-}
-
 void encode_and_decode(Transformer& model, const torch::Tensor& source, int64_t steps) {
   auto memory = model->encoder ? model->encode(source) : torch::Tensor();
   if (!model->decoder) return;
@@ -39,6 +35,10 @@ void encode_and_decode(Transformer& model, const torch::Tensor& source, int64_t 
 }
 
 }  // namespace
+
+int64_t decode_steps(const Transformer& model, int64_t length) {
+  return std::min(length, model->config().max_positions - 1);
+}
 
 std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models, int64_t batch, int64_t length,
                                                int64_t rounds) {

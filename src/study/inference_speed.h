@@ -26,6 +26,9 @@ struct InferenceTiming {
   double tokens_per_s = 0;  // output tokens a second
 };
 
+// Target tokens decoded for a source of `length` tokens: as many, within the model's positions.
+int64_t decode_steps(const Transformer& model, int64_t length);
+
 // One timing per model, in the order of `models`, from `rounds` interleaved rounds after
 // one warm-up call of each model.
 std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models, int64_t batch, int64_t length,

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 
 #include "model/transformer.h"
 #include "runtime/autocast.h"
@@ -99,8 +98,7 @@ StepTiming measure_decoding(const StepShape& s, const Runtime& runtime) {
   timing.resident_at_end_mib = resident_mib();
   timing.peak_resident_mib = peak_resident_mib();
   timing.peak_device_memory_mib = peak_device_memory_mib(runtime);
-  // Tokens decoded per sentence, as measure_inference counted them.
-  const auto decoded = static_cast<int64_t>(std::llround(decoding.tokens_per_s / decoding.sentences_per_s));
+  const int64_t decoded = decode_steps(models.front(), s.source_length);
   timing.parameters = parameter_count(*models.front());
   timing.step_ms = decoding.median_ms;
   timing.tokens_per_s = decoding.tokens_per_s;
