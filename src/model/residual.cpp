@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "model/dropout.h"
+#include "model/residual_kernel.h"
 
 namespace headcount {
 
@@ -20,16 +21,21 @@ static double variance_at(const torch::Tensor& t, const torch::Tensor& real_posi
 }
 
 torch::Tensor ResidualImpl::combine(const torch::Tensor& x, const torch::Tensor& update) {
-  auto dropped = hashed_dropout(update, dropout_, is_training());
-  if (probe_)
-    probe_->statistics.push_back({variance_at(x, probe_->real_positions), variance_at(dropped, probe_->real_positions)});
-  torch::Tensor sum;
-  switch (traits_->weight) {
-    case ResidualWeight::None: sum = x + dropped; break;
-    case ResidualWeight::Learned: sum = torch::addcmul(dropped, x, admin_scale); break;
-    case ResidualWeight::Constant: sum = torch::add(dropped, x, alpha_); break;
+  ResidualStepOptions step;
+  step.dropout = is_training() ? dropout_ : 0.0;
+  if (traits_->weight == ResidualWeight::Learned) step.weight = admin_scale;
+  if (traits_->weight == ResidualWeight::Constant) step.alpha = alpha_;
+  if (traits_->normalizes_sum) {
+    step.gamma = norm->weight;
+    step.beta = norm->bias;
+    step.eps = norm->options.eps();
   }
-  return traits_->normalizes_sum ? norm->forward(sum) : sum;
+  if (!probe_) return residual_step(x, update, step);
+  // Admin's profiling reads the dropped update itself: the step unfused.
+  auto dropped = hashed_dropout(update, dropout_, is_training());
+  probe_->statistics.push_back({variance_at(x, probe_->real_positions), variance_at(dropped, probe_->real_positions)});
+  step.dropout = 0;
+  return residual_step_reference(x, dropped, step);
 }
 
 void ResidualImpl::set_scale(double value) {

@@ -2,8 +2,8 @@
 // (model/residual_scheme.h):
 //   x = residual(x, [&](const torch::Tensor& h) { return attention(h, h, bias); });
 // reads LN(x) or x as the scheme says, runs the sub-layer, drops out its output, and
-// combines it with x. Like Linear this is one module behind one seam, so a fused kernel can
-// replace the scale + dropout + add + LayerNorm later.
+// combines it with x. The combining (dropout + weighted add + LayerNorm) is one fused
+// forward/backward pair on the CPU (model/residual_kernel.h).
 #pragma once
 
 #include <torch/torch.h>
