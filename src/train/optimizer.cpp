@@ -4,19 +4,49 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "train/adam_update.h"
 
 namespace headcount {
 
 namespace {
 
-template <typename Torch, typename TorchOptions>
-class TorchOptimizer : public Optimizer {
+// LibTorch's state key of a parameter: a string in 1.x, the TensorImpl pointer in later
+// versions; whichever the map is declared with.
+template <typename Map>
+typename Map::key_type state_key(const Map&, const torch::Tensor& p) {
+  using Key = typename Map::key_type;
+  if constexpr (std::is_same_v<Key, std::string>)
+    return c10::guts::to_string(p.unsafeGetTensorImpl());
+  else
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+}
+
+// Adam and AdamW. LibTorch's class keeps the state and writes and reads it, so checkpoints
+// keep LibTorch's format; the update itself is adam_update's single pass per parameter.
+template <typename Torch, typename TorchOptions, typename State, bool Decoupled>
+class AdamFamily : public Optimizer {
  public:
-  TorchOptimizer(std::vector<torch::Tensor> parameters, TorchOptions options)
+  AdamFamily(std::vector<torch::Tensor> parameters, TorchOptions options)
       : optimizer_(std::move(parameters), options) {}
   void step(double lr) override {
-    for (auto& group : optimizer_.param_groups()) static_cast<TorchOptions&>(group.options()).lr(lr);
-    optimizer_.step();
+    torch::NoGradGuard no_grad;
+    for (auto& group : optimizer_.param_groups()) {
+      auto& options = static_cast<TorchOptions&>(group.options());
+      options.lr(lr);
+      AdamUpdate update{lr, std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps(),
+                        options.weight_decay(), Decoupled};
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        auto& state = state_of(p);
+        state.step(state.step() + 1);
+        update.step = state.step();
+        auto exp_avg = state.exp_avg(), exp_avg_sq = state.exp_avg_sq();
+        adam_update(p, p.grad(), exp_avg, exp_avg_sq, update);
+      }
+    }
   }
   // Gradients to undefined, as RAdam does and as LibTorch 2's zero_grad() does by default
   // (1.13's zeroes them in place): the same numbers with either LibTorch, and backward
@@ -30,6 +60,21 @@ class TorchOptimizer : public Optimizer {
   void load(torch::serialize::InputArchive& archive) override { optimizer_.load(archive); }
 
  private:
+  // The parameter's state, created as LibTorch's own step creates it.
+  State& state_of(const torch::Tensor& p) {
+    auto& states = optimizer_.state();
+    const auto key = state_key(states, p);
+    auto found = states.find(key);
+    if (found == states.end()) {
+      auto state = std::make_unique<State>();
+      state->step(0);
+      state->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+      state->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+      found = states.emplace(key, std::move(state)).first;
+    }
+    return static_cast<State&>(*found->second);
+  }
+
   Torch optimizer_;
 };
 
@@ -38,11 +83,11 @@ class TorchOptimizer : public Optimizer {
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& o, std::vector<torch::Tensor> parameters) {
   switch (o.kind) {
     case OptimizerKind::Adam:
-      return std::make_unique<TorchOptimizer<torch::optim::Adam, torch::optim::AdamOptions>>(
+      return std::make_unique<AdamFamily<torch::optim::Adam, torch::optim::AdamOptions, torch::optim::AdamParamState, false>>(
         std::move(parameters),
         torch::optim::AdamOptions(1e-3).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay));
     case OptimizerKind::AdamW:
-      return std::make_unique<TorchOptimizer<torch::optim::AdamW, torch::optim::AdamWOptions>>(
+      return std::make_unique<AdamFamily<torch::optim::AdamW, torch::optim::AdamWOptions, torch::optim::AdamWParamState, true>>(
         std::move(parameters),
         torch::optim::AdamWOptions(1e-3).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay));
     case OptimizerKind::RAdam: return std::make_unique<RAdam>(std::move(parameters), o);

@@ -1,4 +1,5 @@
-// The update rules a run can use: Adam and AdamW from LibTorch, and RAdam (Liu et al.
+// The update rules a run can use: Adam and AdamW (LibTorch's state and checkpoint format,
+// the update fused into one pass per parameter: train/adam_update.h), and RAdam (Liu et al.
 // 2019, the optimizer of the Admin reference recipes), written here. One interface so the
 // trainer sets the learning rate per update and checkpoints the state the same way.
 #pragma once

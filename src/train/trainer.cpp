@@ -14,6 +14,7 @@
 #include "model/checkpoint.h"
 #include "runtime/autocast.h"
 #include "task/task_factory.h"
+#include "train/gradient_clipping.h"
 #include "train/run_folder.h"
 #include "util/durable_file.h"
 #include "util/resident_memory.h"
@@ -256,15 +257,15 @@ Trainer::Step Trainer::compute_gradients() {
   }
   if (state_.batch_in_epoch >= epoch_size) ++state_.epoch, state_.batch_in_epoch = 0;
   if (group_) sum_over_ranks(step);
-  // Gradients were summed over targets; the update uses their mean.
+  // Gradients were summed over targets; the update uses their mean (the loss scaler
+  // divides by the targets as it unscales).
+  double divisor = static_cast<double>(step.loss_tokens);
   if (scaler_) {
-    step.overflowed = !scaler_->unscale(parameters_, static_cast<double>(step.loss_tokens));
-  } else {
-    for (auto& p : parameters_)
-      if (p.grad().defined()) p.mutable_grad().div_(static_cast<double>(step.loss_tokens));
+    step.overflowed = !scaler_->unscale(parameters_, divisor);
+    divisor = 1.0;
   }
-  step.grad_norm = torch::nn::utils::clip_grad_norm_(
-      parameters_, t_.clip_norm > 0 ? t_.clip_norm : std::numeric_limits<double>::infinity());
+  step.grad_norm = normalize_and_clip_gradients(
+      parameters_, divisor, t_.clip_norm > 0 ? t_.clip_norm : std::numeric_limits<double>::infinity());
   step.loss = step.loss_sum / step.loss_tokens;
   step.seconds = seconds_since(start);
   return step;
