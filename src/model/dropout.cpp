@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "model/dropout_mask.h"
+#include "util/vector_clones.h"
 
 namespace headcount {
 
@@ -23,7 +24,7 @@ template <typename T>
 using ScaleType = std::conditional_t<std::is_same_v<T, c10::BFloat16>, float, T>;
 
 template <typename T>
-void mask_elements(const T* source, T* target, int64_t begin, int64_t end, DropoutMask mask, ScaleType<T> scale) {
+HEADCOUNT_VECTOR_CLONES void mask_elements(const T* source, T* target, int64_t begin, int64_t end, DropoutMask mask, ScaleType<T> scale) {
   const uint32_t threshold = mask.threshold();
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i)

@@ -7,6 +7,7 @@
 
 #include "model/dropout.h"
 #include "model/dropout_mask.h"
+#include "util/vector_clones.h"
 
 namespace headcount {
 
@@ -32,105 +33,157 @@ struct Step {
   bool normalizes() const { return gamma != nullptr; }
 };
 
-// kept[j] = dropout(update)[j] for the row starting at element `base`, so the mask is the
-// one hashed_dropout draws for a contiguous tensor (element index = hash input).
+// The row loops below take their constants by value and their rows as restrict
+// pointers: only then does the compiler know a store cannot change them, and vectorise
+// (the mask's hash included, as in model/dropout.cpp). The mask selects a factor, never
+// whether to load: a conditional load is control flow, and the loop would stay scalar.
+// Always inlined, so the AVX2 clone of their caller (util/vector_clones.h) has them in AVX2.
+
+// sum = dropout(update) + w * x over one row whose first element has index `first`, so
+// the mask is the one hashed_dropout draws for a contiguous tensor (element index = hash
+// input).
 template <typename T>
-inline T dropped(const Step<T>& s, T value, int64_t index) {
-  return s.mask.hash(static_cast<uint32_t>(index)) >= s.mask.threshold() ? value * s.keep_scale : T(0);
+[[gnu::always_inline]] inline void add_row(T* __restrict sum, const T* __restrict update, const T* __restrict w, const T* __restrict x, int64_t d,
+             DropoutMask mask, bool drop, T keep, int64_t first) {
+  if (drop) {
+    const uint32_t threshold = mask.threshold();
+#pragma omp simd
+    for (int64_t j = 0; j < d; ++j)
+      sum[j] = update[j] * (mask.hash(static_cast<uint32_t>(first + j)) >= threshold ? keep : T(0)) + w[j] * x[j];
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < d; ++j) sum[j] = update[j] + w[j] * x[j];
+  }
+}
+
+// row = dropout's factor * row, in place (backward: the gradient is masked as the value was).
+template <typename T>
+[[gnu::always_inline]] inline void mask_row(T* __restrict row, int64_t d, DropoutMask mask, T keep, int64_t first) {
+  const uint32_t threshold = mask.threshold();
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) row[j] *= mask.hash(static_cast<uint32_t>(first + j)) >= threshold ? keep : T(0);
+}
+
+template <typename T>
+[[gnu::always_inline]] inline T row_sum(const T* __restrict row, int64_t d) {
+  T total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t j = 0; j < d; ++j) total += row[j];
+  return total;
+}
+
+// LayerNorm of one row: sum becomes the normalized row n (kept for backward) and out gets
+// gamma * n + beta; with out == nullptr, sum itself gets gamma * n + beta. Returns 1/std.
+template <typename T>
+[[gnu::always_inline]] inline T normalize_row(T* __restrict sum, T* __restrict out, const T* __restrict gamma, const T* __restrict beta, int64_t d,
+                T eps) {
+  const T mean = row_sum(sum, d) / static_cast<T>(d);
+  T squares = 0;
+#pragma omp simd reduction(+ : squares)
+  for (int64_t j = 0; j < d; ++j) squares += (sum[j] - mean) * (sum[j] - mean);
+  const T inverse = T(1) / std::sqrt(squares / static_cast<T>(d) + eps);
+  if (!out) {
+#pragma omp simd
+    for (int64_t j = 0; j < d; ++j) sum[j] = (sum[j] - mean) * inverse * gamma[j] + beta[j];
+    return inverse;
+  }
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) {
+    sum[j] = (sum[j] - mean) * inverse;
+    out[j] = sum[j] * gamma[j] + beta[j];
+  }
+  return inverse;
+}
+
+// LayerNorm's backward for one row: sum_grad = rstd * (g*gamma - mean(g*gamma) - n *
+// mean(g*gamma*n)); gamma's and beta's gradients added into their block's partial sums.
+template <typename T>
+[[gnu::always_inline]] inline void normalize_row_backward(const T* __restrict g, const T* __restrict n, const T* __restrict gamma, T rstd, int64_t d,
+                            T* __restrict sum_grad, T* __restrict gamma_grad, T* __restrict beta_grad) {
+  T mean_gn = 0, mean_gnn = 0;
+#pragma omp simd reduction(+ : mean_gn, mean_gnn)
+  for (int64_t j = 0; j < d; ++j) {
+    const T gn = g[j] * gamma[j];
+    mean_gn += gn;
+    mean_gnn += gn * n[j];
+  }
+  mean_gn /= static_cast<T>(d);
+  mean_gnn /= static_cast<T>(d);
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) {
+    gamma_grad[j] += g[j] * n[j];
+    beta_grad[j] += g[j];
+    sum_grad[j] = rstd * (g[j] * gamma[j] - mean_gn - n[j] * mean_gnn);
+  }
+}
+
+// x_grad = sum_grad * w; w's gradient (x given: w is learned) += sum_grad * x.
+template <typename T>
+[[gnu::always_inline]] inline void weight_row_backward(const T* __restrict sum_grad, const T* __restrict w, const T* __restrict x, int64_t d,
+                         T* __restrict x_grad, T* __restrict weight_grad) {
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) x_grad[j] = sum_grad[j] * w[j];
+  if (!x) return;
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) weight_grad[j] += sum_grad[j] * x[j];
 }
 
 // out: the step's result; normalized and rstd (LayerNorm only) are kept for backward, and
 // are nullptr when nothing will run backward (decoding, evaluation).
 template <typename T>
-void residual_forward(const Step<T>& s, const T* x, const T* update, T* out, T* normalized, T* rstd) {
+HEADCOUNT_VECTOR_CLONES void forward_rows(const Step<T>& s, const T* x, const T* update, T* out, T* normalized,
+                                          T* rstd, int64_t begin, int64_t end) {
   const int64_t d = s.width;
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d));
+  for (int64_t r = begin; r < end; ++r) {
+    const int64_t base = r * d;
+    T* sum = normalized ? normalized + base : out + base;
+    add_row(sum, update + base, s.weight, x + base, d, s.mask, s.drop, s.keep_scale, base);
+    if (!s.normalizes()) continue;
+    const T inverse = normalize_row(sum, normalized ? out + base : nullptr, s.gamma, s.beta, d, s.eps);
+    if (rstd) rstd[r] = inverse;
+  }
+}
+
+template <typename T>
+void residual_forward(const Step<T>& s, const T* x, const T* update, T* out, T* normalized, T* rstd) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.width));
   at::parallel_for(0, s.rows, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t base = r * d;
-      T* sum = normalized ? normalized + base : out + base;
-      if (s.drop) {
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) sum[j] = dropped(s, update[base + j], base + j) + s.weight[j] * x[base + j];
-      } else {
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) sum[j] = update[base + j] + s.weight[j] * x[base + j];
-      }
-      if (!s.normalizes()) continue;
-      T total = 0;
-#pragma omp simd reduction(+ : total)
-      for (int64_t j = 0; j < d; ++j) total += sum[j];
-      const T mean = total / static_cast<T>(d);
-      T squares = 0;
-#pragma omp simd reduction(+ : squares)
-      for (int64_t j = 0; j < d; ++j) squares += (sum[j] - mean) * (sum[j] - mean);
-      const T inverse = T(1) / std::sqrt(squares / static_cast<T>(d) + s.eps);
-      if (!normalized) {
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) sum[j] = (sum[j] - mean) * inverse * s.gamma[j] + s.beta[j];
-        continue;
-      }
-      rstd[r] = inverse;
-#pragma omp simd
-      for (int64_t j = 0; j < d; ++j) {
-        sum[j] = (sum[j] - mean) * inverse;
-        out[base + j] = sum[j] * s.gamma[j] + s.beta[j];
-      }
-    }
+    forward_rows(s, x, update, out, normalized, rstd, begin, end);
   });
 }
 
 // Per-block partial sums of the parameter gradients: [blocks][3][width] (gamma, beta, w).
 // x is needed only for w's gradient (nullptr: w is a constant).
 template <typename T>
+HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const T* normalized, const T* rstd,
+                                             const T* grad, T* x_grad, T* update_grad, T* partials,
+                                             int64_t first_block, int64_t last_block) {
+  const int64_t d = s.width;
+  for (int64_t block = first_block; block < last_block; ++block) {
+    T* gamma_grad = partials + block * 3 * d;
+    T* beta_grad = gamma_grad + d;
+    T* weight_grad = beta_grad + d;
+    const int64_t row_end = std::min(s.rows, (block + 1) * kRowsPerBlock);
+    for (int64_t r = block * kRowsPerBlock; r < row_end; ++r) {
+      const int64_t base = r * d;
+      T* sum_grad = update_grad + base;  // the sum's gradient, masked in place below
+      if (s.normalizes())
+        normalize_row_backward(grad + base, normalized + base, s.gamma, rstd[r], d, sum_grad, gamma_grad, beta_grad);
+      else
+        std::copy(grad + base, grad + base + d, sum_grad);
+      weight_row_backward(sum_grad, s.weight, x ? x + base : nullptr, d, x_grad + base, weight_grad);
+      if (s.drop) mask_row(sum_grad, d, s.mask, s.keep_scale, base);
+    }
+  }
+}
+
+template <typename T>
 void residual_backward(const Step<T>& s, const T* x, const T* normalized, const T* rstd, const T* grad, T* x_grad,
                        T* update_grad, T* partials) {
-  const int64_t d = s.width;
   const int64_t blocks = (s.rows + kRowsPerBlock - 1) / kRowsPerBlock;
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d * kRowsPerBlock));
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.width * kRowsPerBlock));
   at::parallel_for(0, blocks, grain, [&](int64_t first_block, int64_t last_block) {
-    for (int64_t block = first_block; block < last_block; ++block) {
-      T* gamma_grad = partials + block * 3 * d;
-      T* beta_grad = gamma_grad + d;
-      T* weight_grad = beta_grad + d;
-      const int64_t row_end = std::min(s.rows, (block + 1) * kRowsPerBlock);
-      for (int64_t r = block * kRowsPerBlock; r < row_end; ++r) {
-        const int64_t base = r * d;
-        const T* g = grad + base;
-        T* sum_grad = update_grad + base;  // the sum's gradient, masked in place below
-        if (s.normalizes()) {
-          // d sum = rstd * (g*gamma - mean(g*gamma) - n * mean(g*gamma*n))
-          const T* n = normalized + base;
-          T mean_gn = 0, mean_gnn = 0;
-#pragma omp simd reduction(+ : mean_gn, mean_gnn)
-          for (int64_t j = 0; j < d; ++j) {
-            const T gn = g[j] * s.gamma[j];
-            mean_gn += gn;
-            mean_gnn += gn * n[j];
-          }
-          mean_gn /= static_cast<T>(d);
-          mean_gnn /= static_cast<T>(d);
-#pragma omp simd
-          for (int64_t j = 0; j < d; ++j) {
-            gamma_grad[j] += g[j] * n[j];
-            beta_grad[j] += g[j];
-            sum_grad[j] = rstd[r] * (g[j] * s.gamma[j] - mean_gn - n[j] * mean_gnn);
-          }
-        } else {
-          std::copy(g, g + d, sum_grad);
-        }
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) x_grad[base + j] = sum_grad[j] * s.weight[j];
-        if (x) {
-#pragma omp simd
-          for (int64_t j = 0; j < d; ++j) weight_grad[j] += sum_grad[j] * x[base + j];
-        }
-        if (s.drop) {
-#pragma omp simd
-          for (int64_t j = 0; j < d; ++j) sum_grad[j] = dropped(s, sum_grad[j], base + j);
-        }
-      }
-    }
+    backward_blocks(s, x, normalized, rstd, grad, x_grad, update_grad, partials, first_block, last_block);
   });
 }
 
