@@ -9,6 +9,7 @@
 
 #include "model/dropout.h"
 #include "model/dropout_mask.h"
+#include "util/vector_clones.h"
 
 namespace headcount {
 
@@ -20,7 +21,7 @@ using torch::autograd::variable_list;
 // Compiled with -fopenmp-simd (CMakeLists.txt) so the reduction vectorises; no OpenMP
 // runtime is involved.
 template <typename T>
-inline T dot(const T* a, const T* b, int64_t n) {
+[[gnu::always_inline]] inline T dot(const T* a, const T* b, int64_t n) {
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
@@ -29,7 +30,7 @@ inline T dot(const T* a, const T* b, int64_t n) {
 
 // y += alpha * x
 template <typename T>
-inline void add_scaled(T alpha, const T* x, T* y, int64_t n) {
+[[gnu::always_inline]] inline void add_scaled(T alpha, const T* x, T* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
@@ -78,81 +79,100 @@ int64_t grain_for(const Sizes& n) {
   return std::max<int64_t>(1, 32768 / work);
 }
 
-// probabilities: [B, H, T, S] written (before dropout); context: [B, T, H*D] written.
+// probabilities: [B, H, T, S] written (before dropout); context: [B, T, H*D] written; for
+// the (sentence, head) pairs [begin, end). Built for AVX2 beside the baseline
+// (util/vector_clones.h): head widths of 16-64 fill AVX2's eight lanes.
 template <typename T>
-void attention_forward(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value, const Bias<T>& bias,
-                       const Sizes& n, double drop, uint64_t seed, T* probabilities, T* context) {
+HEADCOUNT_VECTOR_CLONES void forward_heads(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value,
+                                           const Bias<T>& bias, const Sizes& n, double drop, uint64_t seed,
+                                           T* probabilities, T* context, int64_t begin, int64_t end) {
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
   const DropoutMask mask(seed, drop);
   const int64_t inner = n.heads * n.head_dim, S = n.source_length;
-  at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
-    for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t b = bh / n.heads, h = bh % n.heads;
-      for (int64_t t = 0; t < n.target_length; ++t) {
-        const T* q = query.at(b, h, t);
-        T* row = probabilities + (bh * n.target_length + t) * S;
-        T* out = context + (b * n.target_length + t) * inner + h * n.head_dim;
-        T max_score = -std::numeric_limits<T>::infinity();
-        for (int64_t s = 0; s < S; ++s) {
-          row[s] = dot(q, key.at(b, h, s), n.head_dim) * scale + bias.at(b, h, t, s);
-          max_score = std::max(max_score, row[s]);
-        }
-        std::fill(out, out + n.head_dim, T(0));
-        if (max_score == -std::numeric_limits<T>::infinity()) {
-          std::fill(row, row + S, T(0));
-          continue;
-        }
-        T total = 0;
-        for (int64_t s = 0; s < S; ++s) total += (row[s] = std::exp(row[s] - max_score));
-        const T inverse = T(1) / total;
-        for (int64_t s = 0; s < S; ++s) {
-          row[s] *= inverse;
-          T p = row[s];
-          if (drop > 0) p = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? p * keep_scale : T(0);
-          if (p != T(0)) add_scaled(p, value.at(b, h, s), out, n.head_dim);
-        }
+  for (int64_t bh = begin; bh < end; ++bh) {
+    const int64_t b = bh / n.heads, h = bh % n.heads;
+    for (int64_t t = 0; t < n.target_length; ++t) {
+      const T* q = query.at(b, h, t);
+      T* row = probabilities + (bh * n.target_length + t) * S;
+      T* out = context + (b * n.target_length + t) * inner + h * n.head_dim;
+      T max_score = -std::numeric_limits<T>::infinity();
+      for (int64_t s = 0; s < S; ++s) {
+        row[s] = dot(q, key.at(b, h, s), n.head_dim) * scale + bias.at(b, h, t, s);
+        max_score = std::max(max_score, row[s]);
+      }
+      std::fill(out, out + n.head_dim, T(0));
+      if (max_score == -std::numeric_limits<T>::infinity()) {
+        std::fill(row, row + S, T(0));
+        continue;
+      }
+      T total = 0;
+      for (int64_t s = 0; s < S; ++s) total += (row[s] = std::exp(row[s] - max_score));
+      const T inverse = T(1) / total;
+      for (int64_t s = 0; s < S; ++s) {
+        row[s] *= inverse;
+        T p = row[s];
+        if (drop > 0) p = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? p * keep_scale : T(0);
+        if (p != T(0)) add_scaled(p, value.at(b, h, s), out, n.head_dim);
       }
     }
+  }
+}
+
+template <typename T>
+void attention_forward(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value, const Bias<T>& bias,
+                       const Sizes& n, double drop, uint64_t seed, T* probabilities, T* context) {
+  at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
+    forward_heads(query, key, value, bias, n, drop, seed, probabilities, context, begin, end);
   });
 }
 
 // Gradients into query_grad / key_grad / value_grad, which start at zero; each (b, h)
 // touches only its own columns, so the parallel loop needs no locks.
 template <typename T>
-void attention_backward(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value, const Sizes& n,
-                        double drop, uint64_t seed, const T* probabilities, const T* context_grad,
-                        const Heads<T>& query_grad, const Heads<T>& key_grad, const Heads<T>& value_grad) {
+HEADCOUNT_VECTOR_CLONES void backward_heads(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value,
+                                            const Sizes& n, double drop, uint64_t seed, const T* probabilities,
+                                            const T* context_grad, const Heads<T>& query_grad,
+                                            const Heads<T>& key_grad, const Heads<T>& value_grad, int64_t begin,
+                                            int64_t end) {
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
   const DropoutMask mask(seed, drop);
   const int64_t inner = n.heads * n.head_dim, S = n.source_length;
-  at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
-    std::vector<T> probability_grad(S);
-    for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t b = bh / n.heads, h = bh % n.heads;
-      for (int64_t t = 0; t < n.target_length; ++t) {
-        const T* row = probabilities + (bh * n.target_length + t) * S;
-        const T* out_grad = context_grad + (b * n.target_length + t) * inner + h * n.head_dim;
-        T row_dot = 0;
-        for (int64_t s = 0; s < S; ++s) {
-          T factor = T(1);
-          if (drop > 0) factor = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? keep_scale : T(0);
-          const T dropped = row[s] * factor;
-          if (dropped != T(0)) add_scaled(dropped, out_grad, value_grad.at(b, h, s), n.head_dim);
-          probability_grad[s] = factor != T(0) ? dot(out_grad, value.at(b, h, s), n.head_dim) * factor : T(0);
-          row_dot += row[s] * probability_grad[s];
-        }
-        const T* q = query.at(b, h, t);
-        T* q_grad = query_grad.at(b, h, t);
-        for (int64_t s = 0; s < S; ++s) {
-          const T score_grad = row[s] * (probability_grad[s] - row_dot) * scale;
-          if (score_grad == T(0)) continue;
-          add_scaled(score_grad, key.at(b, h, s), q_grad, n.head_dim);
-          add_scaled(score_grad, q, key_grad.at(b, h, s), n.head_dim);
-        }
+  std::vector<T> probability_grad(S);
+  for (int64_t bh = begin; bh < end; ++bh) {
+    const int64_t b = bh / n.heads, h = bh % n.heads;
+    for (int64_t t = 0; t < n.target_length; ++t) {
+      const T* row = probabilities + (bh * n.target_length + t) * S;
+      const T* out_grad = context_grad + (b * n.target_length + t) * inner + h * n.head_dim;
+      T row_dot = 0;
+      for (int64_t s = 0; s < S; ++s) {
+        T factor = T(1);
+        if (drop > 0) factor = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? keep_scale : T(0);
+        const T dropped = row[s] * factor;
+        if (dropped != T(0)) add_scaled(dropped, out_grad, value_grad.at(b, h, s), n.head_dim);
+        probability_grad[s] = factor != T(0) ? dot(out_grad, value.at(b, h, s), n.head_dim) * factor : T(0);
+        row_dot += row[s] * probability_grad[s];
+      }
+      const T* q = query.at(b, h, t);
+      T* q_grad = query_grad.at(b, h, t);
+      for (int64_t s = 0; s < S; ++s) {
+        const T score_grad = row[s] * (probability_grad[s] - row_dot) * scale;
+        if (score_grad == T(0)) continue;
+        add_scaled(score_grad, key.at(b, h, s), q_grad, n.head_dim);
+        add_scaled(score_grad, q, key_grad.at(b, h, s), n.head_dim);
       }
     }
+  }
+}
+
+template <typename T>
+void attention_backward(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value, const Sizes& n,
+                        double drop, uint64_t seed, const T* probabilities, const T* context_grad,
+                        const Heads<T>& query_grad, const Heads<T>& key_grad, const Heads<T>& value_grad) {
+  at::parallel_for(0, n.batch * n.heads, grain_for(n), [&](int64_t begin, int64_t end) {
+    backward_heads(query, key, value, n, drop, seed, probabilities, context_grad, query_grad, key_grad, value_grad,
+                   begin, end);
   });
 }
 

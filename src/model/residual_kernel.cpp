@@ -190,7 +190,7 @@ void residual_backward(const Step<T>& s, const T* x, const T* normalized, const 
 template <typename T>
 Step<T> step_of(int64_t rows, int64_t width, const T* weight, const torch::Tensor& gamma, const torch::Tensor& beta,
                 double eps, double dropout, int64_t seed) {
-  const bool normalizes = gamma.numel() > 0;
+  const bool normalizes = gamma.defined() && gamma.numel() > 0;
   return {rows,
           width,
           weight,
@@ -202,9 +202,40 @@ Step<T> step_of(int64_t rows, int64_t width, const T* weight, const torch::Tenso
           dropout > 0 ? static_cast<T>(1.0 / (1.0 - dropout)) : T(1)};
 }
 
-// w as a [width] tensor: the learned one, or alpha repeated (one small tensor per call).
-torch::Tensor weight_row(const torch::Tensor& weight, double alpha, int64_t width, const torch::Tensor& like) {
-  return weight.numel() > 0 ? weight.contiguous() : torch::full({width}, alpha, like.options());
+// w's row: the learned one, or alpha repeated into `repeated` (no tensor, no operator).
+template <typename T>
+const T* weight_row(const torch::Tensor& weight, double alpha, int64_t width, std::vector<T>& repeated) {
+  if (weight.defined() && weight.numel() > 0) return weight.data_ptr<T>();
+  repeated.assign(static_cast<size_t>(width), static_cast<T>(alpha));
+  return repeated.data();
+}
+
+struct Forward {
+  torch::Tensor out, normalized, rstd;  // the last two only when kept for backward with a LayerNorm
+};
+
+// The forward pass on contiguous tensors; weight, gamma and beta undefined or empty for none.
+Forward run_forward(const torch::Tensor& x, const torch::Tensor& update, const torch::Tensor& weight,
+                    const torch::Tensor& gamma, const torch::Tensor& beta, double alpha, double dropout, int64_t seed,
+                    double eps, bool keeps_for_backward) {
+  const int64_t width = x.size(-1), rows = width > 0 ? x.numel() / width : 0;
+  const bool normalizes = gamma.defined() && gamma.numel() > 0;
+  const bool keeps = normalizes && keeps_for_backward;
+  Forward f;
+  f.out = torch::empty(x.sizes(), x.options());
+  if (keeps) {
+    f.normalized = torch::empty(x.sizes(), x.options());
+    f.rstd = torch::empty({rows}, x.options());
+  }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "residual_step", [&] {
+    std::vector<scalar_t> repeated;
+    const auto s = step_of<scalar_t>(rows, width, weight_row(weight, alpha, width, repeated),
+                                     normalizes ? gamma : torch::Tensor(), beta, eps, dropout, seed);
+    residual_forward<scalar_t>(s, x.data_ptr<scalar_t>(), update.data_ptr<scalar_t>(), f.out.data_ptr<scalar_t>(),
+                               keeps ? f.normalized.data_ptr<scalar_t>() : nullptr,
+                               keeps ? f.rstd.data_ptr<scalar_t>() : nullptr);
+  });
+  return f;
 }
 
 // Autograd functions take no undefined tensors: an empty weight stands for alpha, an empty
@@ -213,45 +244,33 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
  public:
   static torch::Tensor forward(AutogradContext* context, torch::Tensor x, torch::Tensor update, torch::Tensor weight,
                                torch::Tensor gamma, torch::Tensor beta, double alpha, double dropout, int64_t seed,
-                               double eps, bool keeps_for_backward) {
+                               double eps) {
     x = x.contiguous();
-    update = update.contiguous();
-    const int64_t width = x.size(-1), rows = width > 0 ? x.numel() / width : 0;
-    const bool normalizes = gamma.numel() > 0;
-    const bool keeps = normalizes && keeps_for_backward;
-    auto out = torch::empty(x.sizes(), x.options());
-    auto normalized = keeps ? torch::empty(x.sizes(), x.options()) : torch::Tensor();
-    auto rstd = keeps ? torch::empty({rows}, x.options()) : torch::Tensor();
-    const auto w = weight_row(weight, alpha, width, x);
-    const auto g = normalizes ? gamma.contiguous() : gamma;
-    const auto b = normalizes ? beta.contiguous() : beta;
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "residual_step", [&] {
-      const auto s = step_of<scalar_t>(rows, width, w.data_ptr<scalar_t>(), g, b, eps, dropout, seed);
-      residual_forward<scalar_t>(s, x.data_ptr<scalar_t>(), update.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
-                                 keeps ? normalized.data_ptr<scalar_t>() : nullptr,
-                                 keeps ? rstd.data_ptr<scalar_t>() : nullptr);
-    });
-    if (!keeps_for_backward) return out;
+    weight = weight.contiguous();
+    gamma = gamma.contiguous();
+    beta = beta.contiguous();
+    auto f = run_forward(x, update.contiguous(), weight, gamma, beta, alpha, dropout, seed, eps, true);
     const auto none = torch::empty({0}, x.options());
     // x is needed only for w's gradient.
-    context->save_for_backward({weight.numel() > 0 ? x : none, w, g, b, normalizes ? normalized : none,
-                                normalizes ? rstd : none});
-    context->saved_data["learned"] = weight.numel() > 0;
+    const bool learned = weight.numel() > 0;
+    context->save_for_backward({learned ? x : none, weight, gamma, beta, f.normalized.defined() ? f.normalized : none,
+                                f.rstd.defined() ? f.rstd : none});
+    context->saved_data["alpha"] = alpha;
     context->saved_data["dropout"] = dropout;
     context->saved_data["seed"] = seed;
     context->saved_data["eps"] = eps;
-    return out;
+    return f.out;
   }
 
   static variable_list backward(AutogradContext* context, variable_list grad_outputs) {
     const auto saved = context->get_saved_variables();
     const auto& x = saved[0];
-    const auto& w = saved[1];
+    const auto& weight = saved[1];
     const auto& gamma = saved[2];
     const auto& beta = saved[3];
     const auto& normalized = saved[4];
     const auto& rstd = saved[5];
-    const bool learned = context->saved_data["learned"].toBool();
+    const bool learned = weight.numel() > 0;
     const bool normalizes = gamma.numel() > 0;
     const auto grad = grad_outputs[0].contiguous();
     const int64_t width = grad.size(-1), rows = width > 0 ? grad.numel() / width : 0;
@@ -261,7 +280,9 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
     auto partials = torch::zeros({blocks, 3, width}, grad.options());
     auto totals = torch::zeros({3, width}, grad.options());
     AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "residual_step_backward", [&] {
-      const auto s = step_of<scalar_t>(rows, width, w.data_ptr<scalar_t>(), gamma, beta,
+      std::vector<scalar_t> repeated;
+      const auto w = weight_row(weight, context->saved_data["alpha"].toDouble(), width, repeated);
+      const auto s = step_of<scalar_t>(rows, width, w, gamma, beta,
                                        context->saved_data["eps"].toDouble(),
                                        context->saved_data["dropout"].toDouble(), context->saved_data["seed"].toInt());
       residual_backward<scalar_t>(s, learned ? x.data_ptr<scalar_t>() : nullptr, normalizes ? normalized.data_ptr<scalar_t>() : nullptr,
@@ -279,7 +300,6 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
             learned ? totals[2] : torch::Tensor(),
             normalizes ? totals[0] : torch::Tensor(),
             normalizes ? totals[1] : torch::Tensor(),
-            torch::Tensor(),
             torch::Tensor(),
             torch::Tensor(),
             torch::Tensor(),
@@ -305,14 +325,22 @@ torch::Tensor residual_step(const torch::Tensor& x, const torch::Tensor& update_
   if (!kernel_applies(x, update, o)) return residual_step_reference(x, update, o);
   int64_t seed = 0;
   if (o.dropout > 0) seed = static_cast<int64_t>(o.seed ? *o.seed : draw_dropout_seed());
+  auto wants_gradient = [](const torch::Tensor& t) { return t.defined() && t.requires_grad(); };
+  const bool differentiated = torch::GradMode::is_enabled() &&
+                              (wants_gradient(x) || wants_gradient(update) || wants_gradient(o.weight) ||
+                               wants_gradient(o.gamma) || wants_gradient(o.beta));
+  if (!differentiated) {
+    // Decoding and evaluation: no autograd node, nothing kept; at batch 1 the per-call
+    // overhead is most of the cost.
+    auto contiguous = [](const torch::Tensor& t) { return t.defined() ? t.contiguous() : t; };
+    return run_forward(x.contiguous(), update.contiguous(), contiguous(o.weight), contiguous(o.gamma),
+                       contiguous(o.beta), o.alpha, o.dropout, seed, o.eps, false)
+        .out;
+  }
   const auto none = torch::empty({0}, x.options());
   auto stand_in = [&](const torch::Tensor& t) { return t.defined() ? t : none; };
-  auto wants_gradient = [](const torch::Tensor& t) { return t.defined() && t.requires_grad(); };
-  const bool keeps = torch::GradMode::is_enabled() && (wants_gradient(x) || wants_gradient(update) ||
-                                                       wants_gradient(o.weight) || wants_gradient(o.gamma) ||
-                                                       wants_gradient(o.beta));
   return ResidualFunction::apply(x, update, stand_in(o.weight), stand_in(o.gamma), stand_in(o.beta), o.alpha,
-                                 o.dropout, seed, o.eps, keeps);
+                                 o.dropout, seed, o.eps);
 }
 
 torch::Tensor residual_step_reference(const torch::Tensor& x, const torch::Tensor& update,
