@@ -3,10 +3,11 @@
 // picks one by the CPU it runs on. Why: the dropout mask's hash multiplies 32-bit integers,
 // which baseline x86-64 (SSE2) cannot do in vector registers; with AVX2 the residual
 // step's forward row loop runs about 4x faster (docs/benchmarks.md). Elsewhere (other
-// architectures, other compilers) it is nothing.
+// architectures, other compilers, and clang, which refuses multiversioned templates) it is
+// nothing, and the loops run as the build flags allow.
 #pragma once
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__AVX2__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
 #define HEADCOUNT_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define HEADCOUNT_VECTOR_CLONES
