@@ -34,6 +34,16 @@ Inputs inputs_for(Form form, torch::ScalarType dtype) {
   return in;
 }
 
+// The step's options for `in`: its weight, gamma and beta (as they are, not leaves).
+ResidualStepOptions options_of(const Inputs& in, Form form) {
+  ResidualStepOptions options;
+  options.weight = in.weight;
+  options.alpha = form == Form::DeepNorm ? 1.7 : 1.0;
+  options.gamma = in.gamma;
+  options.beta = in.beta;
+  return options;
+}
+
 struct Result {
   torch::Tensor output;
   std::vector<torch::Tensor> gradients;  // x, update, then weight, gamma, beta where defined
@@ -43,9 +53,8 @@ template <typename Step>
 Result run(Step step, const Inputs& in, Form form, double dropout) {
   auto leaf = [](const torch::Tensor& t) { return t.defined() ? t.detach().clone().requires_grad_(true) : t; };
   auto x = leaf(in.x), update = leaf(in.update);
-  ResidualStepOptions options;
+  auto options = options_of(in, form);
   options.weight = leaf(in.weight);
-  options.alpha = form == Form::DeepNorm ? 1.7 : 1.0;
   options.gamma = leaf(in.gamma);
   options.beta = leaf(in.beta);
   options.dropout = dropout;
@@ -116,10 +125,7 @@ INSTANTIATE_TEST_SUITE_P(Forms, ResidualKernel,
 
 TEST(ResidualKernelPrecision, Bf16UpdateJoinsTheFloatStreamInFloat) {
   const auto in = inputs_for(Form::Admin, torch::kFloat);
-  ResidualStepOptions options;
-  options.weight = in.weight;
-  options.gamma = in.gamma;
-  options.beta = in.beta;
+  const auto options = options_of(in, Form::Admin);
   const auto update = in.update.to(torch::kBFloat16);
   const auto fused = residual_step(in.x, update, options);
   EXPECT_EQ(fused.scalar_type(), torch::kFloat);
@@ -128,10 +134,7 @@ TEST(ResidualKernelPrecision, Bf16UpdateJoinsTheFloatStreamInFloat) {
 
 TEST(ResidualKernelPrecision, WithoutGradientGivesTheSameValues) {
   const auto in = inputs_for(Form::Admin, torch::kFloat);
-  ResidualStepOptions options;
-  options.weight = in.weight;
-  options.gamma = in.gamma;
-  options.beta = in.beta;
+  auto options = options_of(in, Form::Admin);
   options.dropout = 0.2;
   options.seed = 8;
   const auto with_gradient = residual_step(in.x.clone().requires_grad_(true), in.update, options).detach();

@@ -229,8 +229,8 @@ Forward run_forward(const torch::Tensor& x, const torch::Tensor& update, const t
   }
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "residual_step", [&] {
     std::vector<scalar_t> repeated;
-    const auto s = step_of<scalar_t>(rows, width, weight_row(weight, alpha, width, repeated),
-                                     normalizes ? gamma : torch::Tensor(), beta, eps, dropout, seed);
+    const auto s = step_of<scalar_t>(rows, width, weight_row(weight, alpha, width, repeated), gamma, beta, eps,
+                                     dropout, seed);
     residual_forward<scalar_t>(s, x.data_ptr<scalar_t>(), update.data_ptr<scalar_t>(), f.out.data_ptr<scalar_t>(),
                                keeps ? f.normalized.data_ptr<scalar_t>() : nullptr,
                                keeps ? f.rstd.data_ptr<scalar_t>() : nullptr);

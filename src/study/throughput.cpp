@@ -25,6 +25,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Memory figures read right after the timed calls, before anything else allocates.
+void record_memory_after_timed_calls(StepTiming& timing, const Runtime& runtime) {
+  timing.resident_at_end_mib = resident_mib();
+  // Never below a figure seen earlier: the kernel updates its high-water mark lazily.
+  timing.peak_resident_mib = std::max(peak_resident_mib(), timing.resident_at_end_mib);
+  timing.peak_device_memory_mib = peak_device_memory_mib(runtime);
+}
+
 Transformer make_model(const StepShape& s, const Runtime& runtime) {
   torch::manual_seed(0);
   ModelConfig config;
@@ -78,10 +86,7 @@ StepTiming measure_training_step(const StepShape& s, const Runtime& runtime) {
   for (int64_t i = 0; i < s.steps; ++i) step();
   wait_for_device(runtime);
   const double seconds = seconds_since(start);
-  timing.resident_at_end_mib = resident_mib();
-  // Never below a figure seen earlier: the kernel updates its high-water mark lazily.
-  timing.peak_resident_mib = std::max(peak_resident_mib(), timing.resident_at_end_mib);
-  timing.peak_device_memory_mib = peak_device_memory_mib(runtime);
+  record_memory_after_timed_calls(timing, runtime);
   timing.parameters = parameter_count(*model);
   timing.step_ms = 1000.0 * seconds / s.steps;
   timing.tokens_per_s = static_cast<double>(s.batch * s.target_length * s.steps) / seconds;
@@ -96,10 +101,7 @@ StepTiming measure_decoding(const StepShape& s, const Runtime& runtime) {
   StepTiming timing;
   timing.resident_after_warmup_mib = resident_mib();
   const auto decoding = measure_inference(models, s.batch, s.source_length, s.steps).front();
-  timing.resident_at_end_mib = resident_mib();
-  // Never below a figure seen earlier: the kernel updates its high-water mark lazily.
-  timing.peak_resident_mib = std::max(peak_resident_mib(), timing.resident_at_end_mib);
-  timing.peak_device_memory_mib = peak_device_memory_mib(runtime);
+  record_memory_after_timed_calls(timing, runtime);
   const int64_t decoded = decode_steps(models.front(), s.source_length);
   timing.parameters = parameter_count(*models.front());
   timing.step_ms = decoding.median_ms;
