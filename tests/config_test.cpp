@@ -3,6 +3,8 @@
 #include <fstream>
 
 #include "config/run_config.h"
+#include "task/task_factory.h"
+#include "util/field_table.h"
 #include "test_support.h"
 
 namespace headcount {
@@ -62,6 +64,28 @@ TEST(Config, ErrorsNameFileLineKeyAndExpectation) {
   path = write_temp("hc_config_syntax.yaml", "model:\n  d_model: [1, 2\n");
   EXPECT_NE(error_of(path).find("not valid YAML"), std::string::npos);
   EXPECT_NE(error_of("/nonexistent.yaml").find("cannot open"), std::string::npos);
+}
+
+TEST(Config, AListFieldTakesAYamlListOrCommasAndOtherFieldsRefuseLists) {
+  auto path = write_temp("hc_config_list.yaml", "data:\n  task: masked-lm\n  train_file: [a.txt, b/c.txt.gz]\n");
+  auto c = load_config(path, {});
+  EXPECT_EQ(c.data.train_file, "a.txt,b/c.txt.gz");
+  EXPECT_EQ(split_list(c.data.train_file), (std::vector<std::string>{"a.txt", "b/c.txt.gz"}));
+  EXPECT_EQ(load_config("", {"data.train_file=x.txt,y.txt"}).data.train_file, "x.txt,y.txt");
+  // The resolved file writes the list in the form it reads back.
+  EXPECT_EQ(load_config(write_temp("hc_config_list_again.yaml", to_yaml(c)), {}).data.train_file, c.data.train_file);
+
+  path = write_temp("hc_config_not_list.yaml", "train:\n  lr: [0.1, 0.2]\n");
+  auto message = error_of(path);
+  EXPECT_NE(message.find(path + ":2: key 'train.lr' expects a single value, not a list"), std::string::npos) << message;
+  message = error_of(write_temp("hc_config_empty_item.yaml", "data:\n  train_file: [a.txt, [b]]\n"));
+  EXPECT_NE(message.find(":2: key 'data.train_file': expected a list of names"), std::string::npos) << message;
+  EXPECT_NE(error_of("", {"data.train_file=a.txt,,b.txt"}).find("expected names separated by commas"),
+            std::string::npos);
+  // Classification reads one TSV.
+  const auto problems = task_problems(load_config(
+      "", {"data.task=classification", "data.train_file=a.tsv,b.tsv", "data.valid_file=d.tsv", "model.architecture=encoder"}));
+  EXPECT_EQ(problems, std::vector<std::string>{"data.train_file names 2 files; classification reads one TSV"});
 }
 
 TEST(Config, ValidationCatchesInconsistentValues) {

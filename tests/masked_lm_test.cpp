@@ -221,5 +221,35 @@ TEST(MaskedLm, EveryTrainingTokenIsInExactlyOneSequence) {
   EXPECT_EQ(in_sequences, pieces);
 }
 
+TEST(MaskedLm, SeveralTrainingFilesAreOneCorpusEachEndingADocument) {
+  const auto corpus = write_corpus("files");
+  // The training file cut in two in mid-document, and the second half without a final
+  // blank line: read as a list, the cut ends a document, so the sequences are those of the
+  // whole file with a blank line added at the cut.
+  const auto lines = read_lines(corpus + "/train.txt");
+  size_t cut = lines.size() / 2;
+  while (lines[cut - 1].empty() || lines[cut].empty()) ++cut;
+  std::ofstream first(corpus + "/first.txt"), second(corpus + "/second.txt"), joined(corpus + "/joined.txt");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    (i < cut ? first : second) << lines[i] << (i + 1 < lines.size() ? "\n" : "");
+    joined << lines[i] << "\n" << (i + 1 == cut ? "\n" : "");
+  }
+  first.close(), second.close(), joined.close();
+  const auto dir = fs::temp_directory_path() / fmt::format("hc_mlm_files_run_{}", getpid());
+  fs::remove_all(dir);
+  MaskedLmTask listed(corpus_config(corpus, {"data.train_file=" + corpus + "/first.txt," + corpus + "/second.txt"}),
+                      Runtime{});
+  listed.load(dir.string(), /*create=*/true);
+  MaskedLmTask whole(corpus_config(corpus, {"data.train_file=" + corpus + "/joined.txt"}), Runtime{});
+  whole.load(dir.string(), /*create=*/false);  // the same vocabulary
+  EXPECT_EQ(listed.sequences(Split::Train), whole.sequences(Split::Train));
+  // The cut fell inside a document, so the list has one sequence boundary more than the
+  // original file read whole.
+  MaskedLmTask original(corpus_config(corpus), Runtime{});
+  original.load(dir.string(), /*create=*/false);
+  EXPECT_GT(listed.sequences(Split::Train).size(), 0u);
+  EXPECT_NE(listed.sequences(Split::Train), original.sequences(Split::Train));
+}
+
 }  // namespace
 }  // namespace headcount

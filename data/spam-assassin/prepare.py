@@ -14,6 +14,11 @@ the task is about what a message says, not which server relayed it:
   - whitespace runs collapsed to one space; the first 4,000 characters kept.
 Split by the message's MD5 checksum (from the package): its first 8 hex digits modulo 10,
 0 test, 1 dev, the rest train (about 80/10/10, fixed).
+
+Also writes corpus/train.txt.gz: the training split's message bodies, labels dropped, as
+masked-LM text (a message a line, a blank line after each), for pretraining on mail. The
+same file comes from train.tsv.gz alone:
+  python3 data/spam-assassin/prepare.py --corpus data/spam-assassin
 """
 import email
 import email.policy
@@ -108,7 +113,24 @@ def main(source, target):
         spam = sum(line.endswith("\tspam") for line in lines)
         print(split, len(lines), "messages,", spam, "spam,", len(lines) - spam, "ham")
     print("left out (no text in the body):", empty)
+    write_corpus(target, [line.rsplit("\t", 1)[0] for line in rows["train"]])
+
+
+def write_corpus(target, bodies):
+    os.makedirs(os.path.join(target, "corpus"), exist_ok=True)
+    write_gzip(os.path.join(target, "corpus", "train.txt.gz"), "".join(body + "\n\n" for body in bodies))
+    print("corpus/train.txt.gz:", len(bodies), "messages")
+
+
+def corpus_from_tsv(target):
+    with gzip.open(os.path.join(target, "train.tsv.gz"), "rt", encoding="utf-8") as tsv:
+        lines = tsv.read().split("\n")
+    assert lines[0] == "sentence\tlabel", "train.tsv.gz: expected the header sentence<TAB>label"
+    write_corpus(target, [line.rsplit("\t", 1)[0] for line in lines[1:] if line])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--corpus":
+        corpus_from_tsv(sys.argv[2])
+    else:
+        main(sys.argv[1], sys.argv[2])

@@ -49,8 +49,9 @@ void describe_data_fields(DataConfig& d, FieldTable& t) {
   t.add_string("data.bad_lines", d.bad_lines,
                "skip (and count in the run log) or error: empty lines of a parallel corpus or a TSV, and seq2seq "
                "training examples longer than data.max_length");
-  t.add_string("data.train_file", d.train_file, "masked-lm: text (a sentence a line, a blank line between documents); "
-               "classification: TSV");
+  t.add_string_list("data.train_file", d.train_file,
+                    "masked-lm: text files (a sentence a line, a blank line between documents), one or a list, read "
+                    "as one corpus; classification: one TSV");
   t.add_string("data.valid_file", d.valid_file, "masked-lm, classification: the dev split");
   t.add_string("data.test_file", d.test_file, "masked-lm, classification: the test split (optional)");
   t.add_number("data.mask_probability", d.mask_probability, "masked-lm: share of each sequence's tokens predicted");
@@ -147,20 +148,40 @@ void describe_fields(RunConfig& c, FieldTable& t) {
   describe_eval_fields(c.eval, t);
 }
 
+// One value of a config file: key, text (a list's items joined by commas), line, whether
+// it was written as a list.
+struct YamlEntry {
+  std::string key, value;
+  int line;
+  bool list;
+};
+
+// A YAML list of plain values, joined by commas (the form string-list fields hold).
+static std::string joined_list(const YAML::Node& node, const std::string& path, int line, const std::string& key) {
+  std::string out;
+  for (const auto& item : node) {
+    if (!item.IsScalar() || item.Scalar().empty() || item.Scalar().find(',') != std::string::npos)
+      throw ConfigError(fmt::format("{}:{}: key '{}': expected a list of names without commas", path, line, key));
+    out += (out.empty() ? "" : ",") + item.Scalar();
+  }
+  if (out.empty()) throw ConfigError(fmt::format("{}:{}: key '{}' has an empty list", path, line, key));
+  return out;
+}
+
 // Walks a YAML mapping into dotted keys, remembering where each value stands.
 static void flatten(const YAML::Node& node, const std::string& prefix, const std::string& path,
-                    std::vector<std::tuple<std::string, std::string, int>>& out) {
+                    std::vector<YamlEntry>& out) {
   for (const auto& item : node) {
     const std::string key = prefix.empty() ? item.first.as<std::string>() : prefix + "." + item.first.as<std::string>();
     const int line = item.first.Mark().line + 1;
     if (item.second.IsMap()) {
       flatten(item.second, key, path, out);
     } else if (item.second.IsScalar()) {
-      out.emplace_back(key, item.second.Scalar(), line);
+      out.push_back({key, item.second.Scalar(), line, false});
     } else if (item.second.IsNull()) {
       throw ConfigError(fmt::format("{}:{}: key '{}' has no value", path, line, key));
     } else {
-      throw ConfigError(fmt::format("{}:{}: key '{}' expects a single value, not a list", path, line, key));
+      out.push_back({key, joined_list(item.second, path, line, key), line, true});
     }
   }
 }
@@ -192,7 +213,7 @@ static void apply_yaml(const std::string& text, const std::string& name, const F
     }
   }
   YAML::Node root;
-  std::vector<std::tuple<std::string, std::string, int>> entries;
+  std::vector<YamlEntry> entries;
   try {
     root = YAML::Load(text);
     if (!root.IsNull() && !root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys at the top", name));
@@ -200,7 +221,12 @@ static void apply_yaml(const std::string& text, const std::string& name, const F
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", name, e.mark.line + 1, e.mark.column + 1, e.msg));
   }
-  for (const auto& [key, value, at] : entries) apply(table, key, value, fmt::format("{}:{}", name, at));
+  for (const auto& e : entries) {
+    const Field* field = table.find(e.key);
+    if (e.list && field && field->type != "string list")
+      throw ConfigError(fmt::format("{}:{}: key '{}' expects a single value, not a list", name, e.line, e.key));
+    apply(table, e.key, e.value, fmt::format("{}:{}", name, e.line));
+  }
 }
 
 RunConfig parse_config(const std::string& text, const std::string& name) {

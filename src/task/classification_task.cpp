@@ -10,6 +10,7 @@
 
 #include "data/batching.h"
 #include "data/parallel_text.h"  // read_lines
+#include "util/field_table.h"     // split_list
 #include "eval/classification_metrics.h"
 #include "train/run_folder.h"
 
@@ -40,6 +41,9 @@ std::vector<std::string> ClassificationTask::problems(const RunConfig& c) {
         "data.glue_task '{}' is unknown: expected cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli or none", d.glue_task));
   if (d.glue_dir.empty() && (d.train_file.empty() || d.valid_file.empty()))
     out.push_back("data.task classification needs data.train_file and data.valid_file, or data.glue_dir");
+  if (split_list(d.train_file).size() > 1)
+    out.push_back(fmt::format("data.train_file names {} files; classification reads one TSV",
+                              split_list(d.train_file).size()));
   if (!d.glue_dir.empty() && d.glue_task == "none") out.push_back("data.glue_dir needs data.glue_task (cola, sst2, ...)");
   if (!d.metric.empty() && !kMetrics.count(d.metric))
     out.push_back(fmt::format("data.metric '{}' is unknown: expected accuracy, f1, mcc, pearson or spearman", d.metric));

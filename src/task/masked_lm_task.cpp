@@ -8,6 +8,7 @@
 
 #include "data/batching.h"
 #include "data/parallel_text.h"  // read_lines
+#include "util/field_table.h"     // split_list
 
 namespace fs = std::filesystem;
 
@@ -76,7 +77,13 @@ static std::vector<std::vector<int64_t>> documents_of(const std::vector<std::opt
 void MaskedLmTask::load(const std::string& run_dir, bool create) {
   const fs::path dir(run_dir);
   const auto model_path = (dir / "sentencepiece.model").string();
-  const auto train_lines = read_lines(config_.data.train_file);
+  // Several training files are one corpus, each file ending its last document.
+  std::vector<std::string> train_lines;
+  for (const auto& file : split_list(config_.data.train_file)) {
+    auto lines = read_lines(file);
+    train_lines.insert(train_lines.end(), std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
+    train_lines.emplace_back();
+  }
   if (!fs::exists(model_path)) {
     if (!create) throw std::runtime_error(fmt::format("{}: missing sentencepiece model", model_path));
     std::vector<std::string> text;

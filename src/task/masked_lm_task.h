@@ -2,10 +2,11 @@
 // sentence prediction, on an encoder-only model whose output projection is tied to its
 // embeddings (model.head masked-lm).
 //
-// Corpus: data.train_file, data.valid_file and data.test_file, plain UTF-8 text (.gz too),
-// one sentence or paragraph a line and a blank line between documents, as fairseq reads raw
-// text. A unigram sentencepiece model of data.vocab_size pieces is trained on the training
-// file on a run's first start and kept in the run folder (sentencepiece.model, with the
+// Corpus: data.train_file (one file or a list, read as one corpus: each file ends a
+// document), data.valid_file and data.test_file, plain UTF-8 text (.gz too), one sentence
+// or paragraph a line and a blank line between documents, as fairseq reads raw text. A
+// unigram sentencepiece model of data.vocab_size pieces is trained on the training text
+// on a run's first start and kept in the run folder (sentencepiece.model, with the
 // vocabulary source.vocab, which ends with <mask>).
 //
 // Packing: each document's pieces, line after line, are cut into consecutive blocks of

@@ -52,6 +52,25 @@ void FieldTable::add_string(const std::string& key, std::string& value, const st
   fields_.push_back({key, "string", doc, [&value] { return value; }, [&value](const std::string& text) { value = text; }});
 }
 
+void FieldTable::add_string_list(const std::string& key, std::string& value, const std::string& doc) {
+  fields_.push_back({key, "string list", doc, [&value] { return value; }, [&value](const std::string& text) {
+                       for (const auto& item : split_list(text))
+                         if (item.empty()) throw std::invalid_argument(fmt::format("expected names separated by commas, got '{}'", text));
+                       value = text;
+                     }});
+}
+
+std::vector<std::string> split_list(const std::string& value) {
+  std::vector<std::string> out;
+  if (value.empty()) return out;
+  for (size_t start = 0;;) {
+    const size_t comma = value.find(',', start);
+    out.push_back(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 void FieldTable::add_choice(const std::string& key, std::vector<std::string> choices, std::function<std::string()> get,
                             std::function<void(const std::string&)> set, const std::string& doc) {
   std::string type = "one of: ";

@@ -15,12 +15,15 @@ namespace headcount {
 
 struct Field {
   std::string key;   // dotted, e.g. "model.encoder.heads"
-  std::string type;  // "integer", "number", "boolean", "string" or "one of: a, b"
+  std::string type;  // "integer", "number", "boolean", "string", "string list" or "one of: a, b"
   std::string doc;
   std::function<std::string()> get;
   // Throws std::invalid_argument with "expected ..., got ..." on a bad value.
   std::function<void(const std::string&)> set;
 };
+
+// The items of a string-list field's value ("a,b" -> {"a", "b"}; "" -> {}).
+std::vector<std::string> split_list(const std::string& value);
 
 class FieldTable {
  public:
@@ -28,6 +31,9 @@ class FieldTable {
   void add_number(const std::string& key, double& value, const std::string& doc);
   void add_boolean(const std::string& key, bool& value, const std::string& doc);
   void add_string(const std::string& key, std::string& value, const std::string& doc);
+  // One or several strings (file names), held comma-separated: a YAML list, or
+  // `--set key=a,b`. Type "string list"; split them with split_list.
+  void add_string_list(const std::string& key, std::string& value, const std::string& doc);
   // An enum: get/set convert between the typed value and its name.
   void add_choice(const std::string& key, std::vector<std::string> choices, std::function<std::string()> get,
                   std::function<void(const std::string&)> set, const std::string& doc);
