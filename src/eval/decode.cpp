@@ -163,7 +163,9 @@ std::vector<std::vector<int64_t>> beam_search(Transformer& model, const torch::T
 }
 
 std::vector<std::vector<int64_t>> decode(Transformer& model, const torch::Tensor& source, const DecodeOptions& options) {
-  torch::NoGradGuard no_grad;
+  // Inference mode, not only no-grad: tensors made here skip autograd's view and version
+  // bookkeeping, which at batch 1 is a large share of each operator's cost.
+  c10::InferenceMode inference;
   const bool was_training = model->is_training();
   model->eval();
   auto out = options.beam <= 1 ? greedy_decode(model, source, options) : beam_search(model, source, options);

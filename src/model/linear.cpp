@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "model/thin_linear.h"
+
 namespace headcount {
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias)
@@ -11,7 +13,10 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
   xavier_rows(0, out_features, 1.0, /*normal=*/false);
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  if (thin_linear_applies(x, weight, bias)) return thin_linear(x, weight, bias);
+  return torch::linear(x, weight, bias);
+}
 
 void LinearImpl::xavier_rows(int64_t begin, int64_t end, double gain, bool normal) {
   torch::NoGradGuard no_grad;

@@ -1,8 +1,8 @@
 // The one linear layer every projection in the model goes through.
 //
-// It is a seam: today its inside is plain LibTorch (torch::linear, autograd backward);
-// a faster CPU backend (oneDNN products) or a GPU path can replace the inside without
-// the model code noticing. Weight layout follows torch: [out_features, in_features].
+// It is a seam: inside, torch::linear (autograd backward) for training and large batches,
+// and model/thin_linear.h for a few rows without gradients (decoding a token at a time);
+// another backend (oneDNN products) can be added here without the model code noticing. Weight layout follows torch: [out_features, in_features].
 #pragma once
 
 #include <torch/torch.h>

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "model/dropout.h"
+#include "model/thin_linear.h"
 
 namespace headcount {
 
@@ -136,7 +137,12 @@ void DecoderState::reorder(const torch::Tensor& order) {
   for (auto& layer : layers) layer.reorder(order);
 }
 
-torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) { return torch::matmul(hidden, output_weight.t()); }
+torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) {
+  // A decoding step's few rows against the whole vocabulary: the product without the
+  // BLAS packing the [vocab, d] matrix on every step.
+  if (thin_linear_applies(hidden, output_weight, {})) return thin_linear(hidden, output_weight, {});
+  return torch::matmul(hidden, output_weight.t());
+}
 
 torch::Tensor TransformerImpl::masked_lm_logits(const torch::Tensor& hidden, const torch::Tensor& positions) {
   TORCH_CHECK(masked_lm_head, "this model has no masked-LM head");

@@ -42,7 +42,7 @@ int64_t decode_steps(const Transformer& model, int64_t length) {
 
 std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models, int64_t batch, int64_t length,
                                                int64_t rounds) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // as eval/decode.cpp decodes
   std::vector<torch::Tensor> sources;
   for (auto& model : models) {
     model->eval();

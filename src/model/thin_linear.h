@@ -1,0 +1,28 @@
+// A linear layer's product y = x W^T + b for a few rows, outside autograd: what decoding
+// one token per sentence asks of every projection.
+//
+// Why not torch::linear: for a single row LibTorch 1.13 goes through matmul and addmm to
+// the BLAS's general matrix product, which first copies the bias into the output and then
+// packs the whole weight matrix, on every call; at the demo's widths that overhead is most
+// of a decoding step (docs/benchmarks.md, "Decoding one sentence"). Here each weight row is
+// read once and multiplied with every input row while it is in cache.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace headcount {
+
+// The most rows thin_linear takes: beam search over one sentence, a handful of sentences.
+// More rows than this amortise the packing, and the BLAS's blocked product wins.
+inline constexpr int64_t kThinLinearMaxRows = 8;
+
+// Whether thin_linear can compute this product: CPU float32 tensors, x contiguous with at
+// most kThinLinearMaxRows rows of weight's width, weight (and bias) contiguous, no
+// gradient wanted (no-grad or inference mode, or nothing requiring one), autocast off.
+bool thin_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+// x [..., in], weight [out, in], bias [out] or undefined -> [..., out], as torch::linear
+// (sums in another order, so equal to it within float rounding).
+torch::Tensor thin_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+}  // namespace headcount
