@@ -28,6 +28,49 @@ TEST_P(Incremental, StepByStepScoresEqualFullDecoderScores) {
   }
 }
 
+// The fused decoder step (model/decoder_step.h) against the per-layer path, which
+// decode_step takes while gradients are on: gelu, three rows with encoder padding, learned
+// residual weights away from 1, more steps than the self-attention cache's first buffer
+// holds, and a beam reorder halfway (which leaves a cache without room to grow).
+TEST_P(Incremental, FusedStepEqualsPerLayerStep) {
+  for (auto architecture : {Architecture::EncoderDecoder, Architecture::Decoder}) {
+    torch::manual_seed(21);
+    auto config = testing::tiny_config(GetParam(), architecture);
+    config.activation = Activation::Gelu;
+    config.max_positions = 40;
+    Transformer model(config);
+    model->eval();
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& parameter : model->named_parameters())
+        if (parameter.key().find("admin_scale") != std::string::npos) parameter.value().uniform_(0.5, 2.0);
+    }
+    auto source = torch::tensor({{3, 4, 5, 2}, {6, 2, 0, 0}, {7, 8, 2, 0}}, torch::kLong);
+    auto tokens = torch::randint(3, 13, {3, 24}, torch::kLong);
+    auto order = torch::tensor({2, 0, 0}, torch::kLong);
+    auto run = [&](bool fused) {
+      torch::GradMode::set_enabled(!fused);
+      auto memory = model->encoder ? model->encode(source) : torch::Tensor();
+      auto state = model->start_decoding(memory, source);
+      std::vector<torch::Tensor> steps;
+      for (int64_t t = 0; t < tokens.size(1); ++t) {
+        if (t == 12) state.reorder(order);
+        steps.push_back(model->decode_step(tokens.select(1, t), state).detach());
+      }
+      // The fused step keeps the cache as a view of a buffer with room, the per-layer one
+      // as the concatenation: which path ran.
+      EXPECT_EQ(state.layers[0].self.key_value.is_contiguous(), !fused);
+      torch::GradMode::set_enabled(true);
+      return steps;
+    };
+    auto per_layer = run(false), fused = run(true);
+    for (size_t t = 0; t < fused.size(); ++t)
+      EXPECT_TRUE(torch::allclose(fused[t], per_layer[t], 1e-5, 1e-5))
+          << to_string(architecture) << " step " << t << ": largest difference "
+          << (fused[t] - per_layer[t]).abs().max().item<float>();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllSchemes, Incremental, ::testing::ValuesIn(testing::all_schemes()),
                          testing::scheme_test_name);
 

@@ -49,17 +49,17 @@ torch::Tensor thin_linear(const torch::Tensor& x, const torch::Tensor& weight, c
   auto sizes = x.sizes().vec();
   sizes.back() = out;
   auto y = torch::empty(sizes, x.options());
-  const float* x_data = x.data_ptr<float>();
-  const float* w_data = weight.data_ptr<float>();
-  const float* b_data = bias.defined() ? bias.data_ptr<float>() : nullptr;
-  float* y_data = y.data_ptr<float>();
+  thin_linear_rows(x.data_ptr<float>(), rows, weight.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr,
+                   y.data_ptr<float>(), in, out);
+  return y;
+}
+
+void thin_linear_rows(const float* x, int64_t rows, const float* weight, const float* bias, float* y, int64_t in,
+                      int64_t out) {
   // Threads only for products big enough to pay for waking them (about 32k multiply-adds
   // a chunk); the demo's projections run in the calling thread.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, in * rows));
-  at::parallel_for(0, out, grain, [&](int64_t begin, int64_t end) {
-    product_rows(x_data, rows, w_data, b_data, y_data, in, out, begin, end);
-  });
-  return y;
+  at::parallel_for(0, out, grain, [&](int64_t begin, int64_t end) { product_rows(x, rows, weight, bias, y, in, out, begin, end); });
 }
 
 }  // namespace headcount

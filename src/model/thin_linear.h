@@ -25,4 +25,10 @@ bool thin_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, co
 // (sums in another order, so equal to it within float rounding).
 torch::Tensor thin_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
+// The same product on raw rows: x [rows, in], weight [out, in], bias [out] or nullptr,
+// y [rows, out], all contiguous; for kernels that keep their activations in buffers of
+// their own (model/decoder_step.h).
+void thin_linear_rows(const float* x, int64_t rows, const float* weight, const float* bias, float* y, int64_t in,
+                      int64_t out);
+
 }  // namespace headcount

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "model/dropout.h"
+#include "model/decoder_step.h"
 #include "model/thin_linear.h"
 
 namespace headcount {
@@ -125,9 +126,13 @@ DecoderState TransformerImpl::start_decoding(const torch::Tensor& memory, const 
 
 torch::Tensor TransformerImpl::decode_step(const torch::Tensor& tokens, DecoderState& state) {
   auto x = embed(target_embedding, tokens.unsqueeze(1), state.length);
-  for (size_t i = 0; i < decoder->layers.size(); ++i)
-    x = decoder->layers[i]->forward_incremental(x, state.layers[i], state.memory_bias);
-  if (decoder->final_norm) x = decoder->final_norm->forward(x);
+  if (fused_decoder_step_applies(*decoder, x, state.layers, state.memory_bias)) {
+    x = fused_decoder_step(*decoder, config_.activation, x, state.layers, state.memory_bias);
+  } else {
+    for (size_t i = 0; i < decoder->layers.size(); ++i)
+      x = decoder->layers[i]->forward_incremental(x, state.layers[i], state.memory_bias);
+    if (decoder->final_norm) x = decoder->final_norm->forward(x);
+  }
   ++state.length;
   return logits(x.squeeze(1));
 }

@@ -1,0 +1,314 @@
+#include "model/decoder_step.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "model/residual_scheme.h"
+#include "model/thin_linear.h"
+#include "util/vector_clones.h"
+
+namespace headcount {
+
+namespace {
+
+bool float_cpu_contiguous(const torch::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
+}
+
+bool linear_fits(const LinearImpl& linear) {
+  return float_cpu_contiguous(linear.weight) && (!linear.bias.defined() || float_cpu_contiguous(linear.bias));
+}
+
+bool layer_norm_fits(const torch::nn::LayerNormImpl& norm) {
+  return float_cpu_contiguous(norm.weight) && float_cpu_contiguous(norm.bias);
+}
+
+bool layer_fits(const TransformerLayerImpl& layer, const LayerCache& cache, int64_t rows, int64_t memory_length) {
+  const auto& self = *layer.self_attention;
+  if (!linear_fits(*self.query_key_value) || !linear_fits(*self.output)) return false;
+  const auto& kv = cache.self.key_value;
+  if (kv.defined() && (!kv.device().is_cpu() || kv.scalar_type() != torch::kFloat || kv.dim() != 3 || kv.size(0) != rows))
+    return false;
+  if (layer.cross_attention) {
+    const auto& cross = *layer.cross_attention;
+    const auto& memory = cache.memory.key_value;
+    if (!linear_fits(*cross.query) || !linear_fits(*cross.output) || !float_cpu_contiguous(memory) ||
+        memory.dim() != 3 || memory.size(0) != rows || memory.size(2) != 2 * cross.heads() * cross.head_dim())
+      return false;
+    if (memory_length >= 0 && memory.size(1) != memory_length) return false;
+  }
+  if (!linear_fits(*layer.feed_forward->expand) || !linear_fits(*layer.feed_forward->contract)) return false;
+  auto residual_fits = [](const Residual& residual) {
+    return !residual || (layer_norm_fits(*residual->norm) &&
+                         (!residual->admin_scale.defined() || float_cpu_contiguous(residual->admin_scale)));
+  };
+  return residual_fits(layer.self_attention_residual) && residual_fits(layer.cross_attention_residual) &&
+         residual_fits(layer.feed_forward_residual);
+}
+
+// One residual step's parameters as raw pointers (model/residual.h says what they mean).
+struct ResidualView {
+  const ResidualTraits* traits;
+  const float* weight;  // Admin's learned w, or nullptr
+  float alpha;          // the constant weight when there is no learned one
+  const float* gamma;
+  const float* beta;
+  float eps;
+};
+
+ResidualView view_of(ResidualImpl& residual) {
+  const auto& traits = traits_of(residual.scheme());
+  const bool learned = residual.admin_scale.defined();
+  const float alpha = traits.weight == ResidualWeight::Constant ? static_cast<float>(residual.scale()) : 1.0f;
+  return {&traits, learned ? residual.admin_scale.data_ptr<float>() : nullptr, alpha,
+          residual.norm->weight.data_ptr<float>(), residual.norm->bias.data_ptr<float>(),
+          static_cast<float>(residual.norm->options.eps())};
+}
+
+// y = LayerNorm(x) row by row; y may be x.
+HEADCOUNT_VECTOR_CLONES void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t d, const float* gamma,
+                                             const float* beta, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    float* yr = y + r * d;
+    float mean = 0;
+#pragma omp simd reduction(+ : mean)
+    for (int64_t i = 0; i < d; ++i) mean += xr[i];
+    mean /= static_cast<float>(d);
+    float variance = 0;
+#pragma omp simd reduction(+ : variance)
+    for (int64_t i = 0; i < d; ++i) variance += (xr[i] - mean) * (xr[i] - mean);
+    const float inverse = 1.0f / std::sqrt(variance / static_cast<float>(d) + eps);
+#pragma omp simd
+    for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * inverse * gamma[i] + beta[i];
+  }
+}
+
+// The sub-layer's input: LN(x) where the scheme normalises it (written to normed), else x.
+const float* sublayer_input(const float* x, float* normed, int64_t rows, int64_t d, const ResidualView& r) {
+  if (!r.traits->normalizes_input) return x;
+  layer_norm_rows(x, normed, rows, d, r.gamma, r.beta, r.eps);
+  return normed;
+}
+
+// x = w * x + update, then LN where the scheme normalises the sum.
+HEADCOUNT_VECTOR_CLONES void combine_rows(float* x, const float* update, int64_t rows, int64_t d,
+                                          const ResidualView& r) {
+  for (int64_t row = 0; row < rows; ++row) {
+    float* xr = x + row * d;
+    const float* ur = update + row * d;
+    if (r.weight) {
+#pragma omp simd
+      for (int64_t i = 0; i < d; ++i) xr[i] = ur[i] + r.weight[i] * xr[i];
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < d; ++i) xr[i] = ur[i] + r.alpha * xr[i];
+    }
+  }
+  if (r.traits->normalizes_sum) layer_norm_rows(x, x, rows, d, r.gamma, r.beta, r.eps);
+}
+
+void project(const LinearImpl& linear, const float* x, int64_t rows, float* y) {
+  thin_linear_rows(x, rows, linear.weight.data_ptr<float>(), linear.bias.defined() ? linear.bias.data_ptr<float>() : nullptr,
+                   y, linear.in_features(), linear.out_features());
+}
+
+// Where one side's keys and values lie: position s of row b at data + b*row_stride +
+// s*position_stride, its keys from column 0, its values from value_offset.
+struct KeyValueRows {
+  const float* data;
+  int64_t row_stride;
+  int64_t position_stride;
+  int64_t length;
+  int64_t value_offset;
+};
+
+// context[b, h] = softmax(q[b, h] . k[b, s, h] / sqrt(head_dim) + bias[b, s]) v[b, s, h],
+// summed over the positions s; bias [rows, length] or nullptr. A query that may look
+// nowhere gets a zero context, as in model/attention_kernel.h.
+HEADCOUNT_VECTOR_CLONES void attend_rows(const float* query, int64_t query_stride, const KeyValueRows& kv,
+                                         const float* bias, int64_t rows, int64_t heads, int64_t head_dim,
+                                         float* context, float* scores) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int64_t b = 0; b < rows; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* q = query + b * query_stride + h * head_dim;
+      const float* keys = kv.data + b * kv.row_stride + h * head_dim;
+      float top = -std::numeric_limits<float>::infinity();
+      for (int64_t s = 0; s < kv.length; ++s) {
+        const float* k = keys + s * kv.position_stride;
+        float dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * k[i];
+        scores[s] = dot * scale + (bias ? bias[b * kv.length + s] : 0.0f);
+        top = std::max(top, scores[s]);
+      }
+      float* out = context + (b * heads + h) * head_dim;
+      std::fill(out, out + head_dim, 0.0f);
+      if (top == -std::numeric_limits<float>::infinity()) continue;
+      float total = 0;
+      for (int64_t s = 0; s < kv.length; ++s) total += scores[s] = std::exp(scores[s] - top);
+      for (int64_t s = 0; s < kv.length; ++s) {
+        const float p = scores[s] / total;
+        const float* v = keys + kv.value_offset + s * kv.position_stride;
+#pragma omp simd
+        for (int64_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
+      }
+    }
+  }
+}
+
+// Whether cache (a view of a buffer's first positions) has room for one more position.
+bool has_room(const torch::Tensor& cache, int64_t width) {
+  if (!cache.defined() || cache.storage_offset() != 0 || cache.stride(2) != 1 || cache.stride(1) != width ||
+      cache.stride(0) % width != 0)
+    return false;
+  const int64_t capacity = cache.stride(0) / width;
+  return capacity > cache.size(1) &&
+         cache.storage().nbytes() >= static_cast<size_t>(cache.size(0) * cache.stride(0)) * sizeof(float);
+}
+
+// Appends the new positions' keys and values (columns [inner, 3*inner) of the packed
+// projection qkv) to the self-attention cache; returns where all of them lie. The buffer
+// doubles when full, so a sentence of n tokens copies O(n) rows, not O(n^2).
+KeyValueRows append_to_cache(AttentionCache& cache, const float* qkv, int64_t rows, int64_t inner) {
+  const int64_t width = 2 * inner;
+  auto& kv = cache.key_value;
+  const int64_t length = kv.defined() ? kv.size(1) : 0;
+  if (!has_room(kv, width)) {
+    auto buffer = torch::empty({rows, std::max<int64_t>(16, 2 * (length + 1)), width}, torch::kFloat);
+    if (length > 0) buffer.narrow(1, 0, length).copy_(kv);
+    kv = buffer.narrow(1, 0, length);
+  }
+  const int64_t row_stride = kv.stride(0);
+  kv = kv.as_strided({rows, length + 1, width}, {row_stride, width, 1});
+  float* data = kv.data_ptr<float>();
+  for (int64_t b = 0; b < rows; ++b)
+    std::memcpy(data + b * row_stride + length * width, qkv + b * 3 * inner + inner, width * sizeof(float));
+  return {data, row_stride, width, length + 1, inner};
+}
+
+HEADCOUNT_VECTOR_CLONES void activate(float* x, int64_t n, Activation activation) {
+  if (activation == Activation::Relu) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
+  } else {  // GELU with erf, as torch::gelu's default
+    for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+  }
+}
+
+// Scratch rows of one step, carved from one allocation.
+struct Workspace {
+  float* normed;     // [rows, d]
+  float* projected;  // [rows, widest projection]
+  float* context;    // [rows, widest attention]
+  float* update;     // [rows, d]
+  float* scores;     // [longest attended length]
+};
+
+struct StepShape {
+  int64_t rows, d;
+  const float* memory_bias;  // [rows, S] or nullptr
+  Activation activation;
+};
+
+void self_attention_sublayer(TransformerLayerImpl& layer, float* x, AttentionCache& cache, const StepShape& n,
+                             const Workspace& w) {
+  const auto& attention = *layer.self_attention;
+  const auto r = view_of(*layer.self_attention_residual);
+  const int64_t inner = attention.heads() * attention.head_dim();
+  project(*attention.query_key_value, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
+  const auto keys = append_to_cache(cache, w.projected, n.rows, inner);
+  attend_rows(w.projected, 3 * inner, keys, nullptr, n.rows, attention.heads(), attention.head_dim(), w.context,
+              w.scores);
+  project(*attention.output, w.context, n.rows, w.update);
+  combine_rows(x, w.update, n.rows, n.d, r);
+}
+
+void cross_attention_sublayer(TransformerLayerImpl& layer, float* x, const AttentionCache& memory, const StepShape& n,
+                              const Workspace& w) {
+  const auto& attention = *layer.cross_attention;
+  const auto r = view_of(*layer.cross_attention_residual);
+  const int64_t inner = attention.heads() * attention.head_dim(), length = memory.key_value.size(1);
+  project(*attention.query, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
+  const KeyValueRows keys{memory.key_value.data_ptr<float>(), length * 2 * inner, 2 * inner, length, inner};
+  attend_rows(w.projected, inner, keys, n.memory_bias, n.rows, attention.heads(), attention.head_dim(), w.context,
+              w.scores);
+  project(*attention.output, w.context, n.rows, w.update);
+  combine_rows(x, w.update, n.rows, n.d, r);
+}
+
+void feed_forward_sublayer(TransformerLayerImpl& layer, float* x, const StepShape& n, const Workspace& w) {
+  const auto& feed_forward = *layer.feed_forward;
+  const auto r = view_of(*layer.feed_forward_residual);
+  project(*feed_forward.expand, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
+  activate(w.projected, n.rows * feed_forward.expand->out_features(), n.activation);
+  project(*feed_forward.contract, w.projected, n.rows, w.update);
+  combine_rows(x, w.update, n.rows, n.d, r);
+}
+
+}  // namespace
+
+bool fused_decoder_step_applies(const TransformerStackImpl& decoder, const torch::Tensor& x,
+                                const std::vector<LayerCache>& caches, const torch::Tensor& memory_bias) {
+  if (!float_cpu_contiguous(x) || x.dim() != 3 || x.size(1) != 1 || x.size(0) > kThinLinearMaxRows) return false;
+  if (decoder.is_training() || decoder.probe() || torch::GradMode::is_enabled() || at::autocast::is_cpu_enabled())
+    return false;
+  if (caches.size() != decoder.layers.size()) return false;
+  const int64_t rows = x.size(0);
+  int64_t memory_length = -1;
+  if (memory_bias.defined()) {
+    if (!float_cpu_contiguous(memory_bias) || memory_bias.dim() != 4 || memory_bias.size(0) != rows ||
+        memory_bias.numel() != rows * memory_bias.size(3))
+      return false;
+    memory_length = memory_bias.size(3);
+  }
+  for (size_t i = 0; i < caches.size(); ++i)
+    if (!layer_fits(*decoder.layers[i], caches[i], rows, memory_length)) return false;
+  return !decoder.final_norm || layer_norm_fits(*decoder.final_norm);
+}
+
+torch::Tensor fused_decoder_step(TransformerStackImpl& decoder, Activation activation, const torch::Tensor& x,
+                                 std::vector<LayerCache>& caches, const torch::Tensor& memory_bias) {
+  TORCH_CHECK(fused_decoder_step_applies(decoder, x, caches, memory_bias),
+              "fused_decoder_step: shapes, types or modes it does not take");
+  const StepShape n{x.size(0), x.size(2), memory_bias.defined() ? memory_bias.data_ptr<float>() : nullptr, activation};
+  int64_t widest = n.d, attention_width = 1, longest = 1;
+  for (size_t i = 0; i < caches.size(); ++i) {
+    const auto& layer = *decoder.layers[i];
+    widest = std::max({widest, layer.self_attention->query_key_value->out_features(),
+                       layer.feed_forward->expand->out_features()});
+    attention_width = std::max(attention_width, layer.self_attention->output->in_features());
+    const auto& self = caches[i].self.key_value;
+    longest = std::max(longest, (self.defined() ? self.size(1) : 0) + 1);
+    if (layer.cross_attention) {
+      attention_width = std::max(attention_width, layer.cross_attention->output->in_features());
+      longest = std::max(longest, caches[i].memory.key_value.size(1));
+    }
+  }
+  auto out = x.clone();
+  auto scratch = torch::empty({n.rows * (2 * n.d + widest + attention_width) + longest}, x.options());
+  float* base = scratch.data_ptr<float>();
+  const Workspace w{base, base + n.rows * n.d, base + n.rows * (n.d + widest),
+                    base + n.rows * (n.d + widest + attention_width),
+                    base + n.rows * (2 * n.d + widest + attention_width)};
+  float* stream = out.data_ptr<float>();
+  for (size_t i = 0; i < caches.size(); ++i) {
+    auto& layer = *decoder.layers[i];
+    self_attention_sublayer(layer, stream, caches[i].self, n, w);
+    if (layer.cross_attention) cross_attention_sublayer(layer, stream, caches[i].memory, n, w);
+    feed_forward_sublayer(layer, stream, n, w);
+  }
+  if (decoder.final_norm) {
+    const auto& norm = *decoder.final_norm;
+    layer_norm_rows(stream, stream, n.rows, n.d, norm.weight.data_ptr<float>(), norm.bias.data_ptr<float>(),
+                    static_cast<float>(norm.options.eps()));
+  }
+  return out;
+}
+
+}  // namespace headcount
