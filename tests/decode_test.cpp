@@ -2,6 +2,7 @@
 // beam never finds a worse-scoring output than greedy.
 #include "data/vocabulary.h"
 #include "eval/decode.h"
+#include "model/fused_inference.h"
 #include "model/transformer.h"
 #include "test_support.h"
 
@@ -28,7 +29,7 @@ TEST_P(Incremental, StepByStepScoresEqualFullDecoderScores) {
   }
 }
 
-// The fused decoder step (model/decoder_step.h) against the per-layer path, which
+// The fused decoder step (model/fused_inference.h) against the per-layer path, which
 // decode_step takes while gradients are on: gelu, three rows with encoder padding, learned
 // residual weights away from 1, more steps than the self-attention cache's first buffer
 // holds, and a beam reorder halfway (which leaves a cache without room to grow).
@@ -69,6 +70,40 @@ TEST_P(Incremental, FusedStepEqualsPerLayerStep) {
           << to_string(architecture) << " step " << t << ": largest difference "
           << (fused[t] - per_layer[t]).abs().max().item<float>();
   }
+}
+
+// The fused encoder pass against the layers' own forward (taken while gradients are on):
+// gelu, two sentences with padding, learned residual weights away from 1; an attached
+// attention recorder still sees every layer.
+TEST_P(Incremental, FusedEncoderEqualsPerLayerEncoder) {
+  torch::manual_seed(22);
+  auto config = testing::tiny_config(GetParam(), Architecture::Encoder);
+  config.activation = Activation::Gelu;
+  Transformer model(config);
+  model->eval();
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& parameter : model->named_parameters())
+      if (parameter.key().find("admin_scale") != std::string::npos) parameter.value().uniform_(0.5, 2.0);
+  }
+  auto source = torch::tensor({{3, 4, 5, 6, 7, 2}, {6, 5, 2, 0, 0, 0}}, torch::kLong);
+  auto per_layer = model->encode(source).detach();
+  torch::NoGradGuard no_grad;
+  auto embedded = model->embed_source(source);
+  ASSERT_TRUE(fused_encoder_applies(*model->encoder, embedded, padding_bias(source.eq(kPaddingIndex), torch::kFloat)));
+  auto fused = model->encode(source);
+  EXPECT_TRUE(torch::allclose(fused, per_layer, 1e-5, 1e-5))
+      << "largest difference " << (fused - per_layer).abs().max().item<float>();
+
+  AttentionRecorder recorder;
+  model->encoder->attach_recorder(&recorder, "encoder");
+  EXPECT_FALSE(fused_encoder_applies(*model->encoder, embedded, {}));
+  auto recorded = model->encode(source);
+  model->encoder->attach_recorder(nullptr, "encoder");
+  EXPECT_EQ(recorder.entries.size(), model->encoder->layers.size());
+  EXPECT_TRUE(torch::allclose(recorded, per_layer, 1e-5, 1e-5));
+  // More rows than the pass takes: the layers' own forward.
+  EXPECT_FALSE(fused_encoder_applies(*model->encoder, torch::zeros({1, kFusedEncoderMaxRows + 1, config.d_model}), {}));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSchemes, Incremental, ::testing::ValuesIn(testing::all_schemes()),

@@ -59,6 +59,8 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   // Every forward records its probabilities into recorder (nullptr: stop), tagged so.
   void attach_recorder(AttentionRecorder* recorder, const std::string& stack, int64_t layer);
 
+  // Whether a recorder is attached (paths that bypass forward must then not be taken).
+  bool recording() const { return recorder_ != nullptr; }
   int64_t heads() const { return heads_; }
   int64_t head_dim() const { return head_dim_; }
 

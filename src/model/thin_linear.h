@@ -27,7 +27,7 @@ torch::Tensor thin_linear(const torch::Tensor& x, const torch::Tensor& weight, c
 
 // The same product on raw rows: x [rows, in], weight [out, in], bias [out] or nullptr,
 // y [rows, out], all contiguous; for kernels that keep their activations in buffers of
-// their own (model/decoder_step.h).
+// their own (model/fused_inference.h).
 void thin_linear_rows(const float* x, int64_t rows, const float* weight, const float* bias, float* y, int64_t in,
                       int64_t out);
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "model/dropout.h"
-#include "model/decoder_step.h"
+#include "model/fused_inference.h"
 #include "model/thin_linear.h"
 
 namespace headcount {
@@ -101,6 +101,7 @@ torch::Tensor TransformerImpl::encode_embedded(const torch::Tensor& embedded, co
   TORCH_CHECK(encoder, "this model has no encoder");
   auto bias = padding_bias(source.eq(kPaddingIndex), source_embedding->weight.scalar_type());
   if (auto* probe = encoder->probe()) probe->real_positions = source.ne(kPaddingIndex);
+  if (fused_encoder_applies(*encoder, embedded, bias)) return fused_encoder_forward(*encoder, config_.activation, embedded, bias);
   return encoder->forward(embedded, bias, {}, {});
 }
 
