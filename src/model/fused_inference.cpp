@@ -281,44 +281,49 @@ struct StepShape {
   int64_t sentences, length;
 };
 
+// One attention sub-layer: the queries projected from the sub-layer's input by
+// `queries` (the packed query-key-value projection, or the query one), the keys and values
+// where keys_of(projected rows) says, attention, the output projection, the residual step.
+template <typename Keys>
+void attention_sublayer(const MultiHeadAttentionImpl& attention, ResidualImpl& residual, const LinearImpl& queries,
+                        int64_t sentences, int64_t per_sentence, const float* bias, float* x, const StepShape& n,
+                        const Workspace& w, Keys&& keys_of) {
+  const auto r = view_of(residual);
+  project(queries, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
+  const KeyValueRows keys = keys_of(w.projected);
+  attend_rows(w.projected, queries.out_features(), keys, bias, sentences, per_sentence, attention.heads(),
+              attention.head_dim(), w.context, w.scores);
+  project(*attention.output, w.context, n.rows, w.update);
+  combine_rows(x, w.update, n.rows, n.d, r);
+}
+
+// The decoder's self-attention: the new position appended to the cache, attending to all of it.
 void self_attention_sublayer(TransformerLayerImpl& layer, float* x, AttentionCache& cache, const StepShape& n,
                              const Workspace& w) {
   const auto& attention = *layer.self_attention;
-  const auto r = view_of(*layer.self_attention_residual);
   const int64_t inner = attention.heads() * attention.head_dim();
-  project(*attention.query_key_value, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
-  const auto keys = append_to_cache(cache, w.projected, n.rows, inner);
-  attend_rows(w.projected, 3 * inner, keys, nullptr, n.rows, 1, attention.heads(), attention.head_dim(), w.context,
-              w.scores);
-  project(*attention.output, w.context, n.rows, w.update);
-  combine_rows(x, w.update, n.rows, n.d, r);
+  attention_sublayer(attention, *layer.self_attention_residual, *attention.query_key_value, n.rows, 1, nullptr, x, n, w,
+                     [&](const float* packed) { return append_to_cache(cache, packed, n.rows, inner); });
 }
 
 // The encoder's self-attention: every position of a sentence attends to all of its
 // positions, padding hidden by the bias.
 void encoder_self_attention_sublayer(TransformerLayerImpl& layer, float* x, const StepShape& n, const Workspace& w) {
   const auto& attention = *layer.self_attention;
-  const auto r = view_of(*layer.self_attention_residual);
   const int64_t inner = attention.heads() * attention.head_dim();
-  project(*attention.query_key_value, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
-  const KeyValueRows keys{w.projected + inner, n.length * 3 * inner, 3 * inner, n.length, inner};
-  attend_rows(w.projected, 3 * inner, keys, n.bias, n.sentences, n.length, attention.heads(), attention.head_dim(),
-              w.context, w.scores);
-  project(*attention.output, w.context, n.rows, w.update);
-  combine_rows(x, w.update, n.rows, n.d, r);
+  attention_sublayer(attention, *layer.self_attention_residual, *attention.query_key_value, n.sentences, n.length,
+                     n.bias, x, n, w, [&](const float* packed) {
+                       return KeyValueRows{packed + inner, n.length * 3 * inner, 3 * inner, n.length, inner};
+                     });
 }
 
 void cross_attention_sublayer(TransformerLayerImpl& layer, float* x, const AttentionCache& memory, const StepShape& n,
                               const Workspace& w) {
   const auto& attention = *layer.cross_attention;
-  const auto r = view_of(*layer.cross_attention_residual);
   const int64_t inner = attention.heads() * attention.head_dim(), length = memory.key_value.size(1);
-  project(*attention.query, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
   const KeyValueRows keys{memory.key_value.data_ptr<float>(), length * 2 * inner, 2 * inner, length, inner};
-  attend_rows(w.projected, inner, keys, n.bias, n.rows, 1, attention.heads(), attention.head_dim(), w.context,
-              w.scores);
-  project(*attention.output, w.context, n.rows, w.update);
-  combine_rows(x, w.update, n.rows, n.d, r);
+  attention_sublayer(attention, *layer.cross_attention_residual, *attention.query, n.rows, 1, n.bias, x, n, w,
+                     [&](const float*) { return keys; });
 }
 
 void feed_forward_sublayer(TransformerLayerImpl& layer, float* x, const StepShape& n, const Workspace& w) {
