@@ -345,9 +345,9 @@ bool fused_encoder_applies(const TransformerStackImpl& encoder, const torch::Ten
   return stack_fits(encoder);
 }
 
-torch::Tensor fused_encoder_forward(TransformerStackImpl& encoder, Activation activation, const torch::Tensor& x,
-                                    const torch::Tensor& bias) {
-  TORCH_CHECK(fused_encoder_applies(encoder, x, bias), "fused_encoder_forward: shapes, types or modes it does not take");
+std::optional<torch::Tensor> fused_encoder_forward(TransformerStackImpl& encoder, Activation activation,
+                                                   const torch::Tensor& x, const torch::Tensor& bias) {
+  if (!fused_encoder_applies(encoder, x, bias)) return std::nullopt;
   const StepShape n{x.size(0) * x.size(1), x.size(2), bias.defined() ? bias.data_ptr<float>() : nullptr, activation,
                     x.size(0), x.size(1)};
   const auto w = workspace_for(encoder, n.rows, n.d, n.length);
@@ -373,10 +373,10 @@ bool fused_decoder_step_applies(const TransformerStackImpl& decoder, const torch
   return true;
 }
 
-torch::Tensor fused_decoder_step(TransformerStackImpl& decoder, Activation activation, const torch::Tensor& x,
-                                 std::vector<LayerCache>& caches, const torch::Tensor& memory_bias) {
-  TORCH_CHECK(fused_decoder_step_applies(decoder, x, caches, memory_bias),
-              "fused_decoder_step: shapes, types or modes it does not take");
+std::optional<torch::Tensor> fused_decoder_step(TransformerStackImpl& decoder, Activation activation,
+                                                const torch::Tensor& x, std::vector<LayerCache>& caches,
+                                                const torch::Tensor& memory_bias) {
+  if (!fused_decoder_step_applies(decoder, x, caches, memory_bias)) return std::nullopt;
   const StepShape n{x.size(0), x.size(2), memory_bias.defined() ? memory_bias.data_ptr<float>() : nullptr, activation,
                     x.size(0), 1};
   int64_t longest = 1;

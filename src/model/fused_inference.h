@@ -21,6 +21,7 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <vector>
 
 #include "model/model_config.h"
@@ -39,9 +40,10 @@ inline constexpr int64_t kFusedEncoderMaxRows = 32;
 // float32 and contiguous; no gradient mode; autocast off; nothing attached.
 bool fused_encoder_applies(const TransformerStackImpl& encoder, const torch::Tensor& x, const torch::Tensor& bias);
 
-// x: the embedded source [sentences, length, d] -> the stack's output, the same shape.
-torch::Tensor fused_encoder_forward(TransformerStackImpl& encoder, Activation activation, const torch::Tensor& x,
-                                    const torch::Tensor& bias);
+// x: the embedded source [sentences, length, d] -> the stack's output, the same shape;
+// nullopt (nothing done) where fused_encoder_applies is false, so a caller checks once.
+std::optional<torch::Tensor> fused_encoder_forward(TransformerStackImpl& encoder, Activation activation,
+                                                   const torch::Tensor& x, const torch::Tensor& bias);
 
 // Whether fused_decoder_step can take this step: x CPU float32 [rows, 1, d], contiguous,
 // rows at most kThinLinearMaxRows (model/thin_linear.h); the caches and memory_bias CPU
@@ -52,8 +54,10 @@ bool fused_decoder_step_applies(const TransformerStackImpl& decoder, const torch
 // x: the embedded new tokens [rows, 1, d]. caches: one per layer (keys and values of the
 // positions so far, cross-attention's of the encoder output); memory_bias: additive
 // [rows, 1, 1, S] (undefined without cross-attention). Returns [rows, 1, d], the stack's
-// output, and appends the new positions' keys and values to the caches.
-torch::Tensor fused_decoder_step(TransformerStackImpl& decoder, Activation activation, const torch::Tensor& x,
-                                 std::vector<LayerCache>& caches, const torch::Tensor& memory_bias);
+// output, and appends the new positions' keys and values to the caches; nullopt (caches
+// untouched) where fused_decoder_step_applies is false.
+std::optional<torch::Tensor> fused_decoder_step(TransformerStackImpl& decoder, Activation activation,
+                                                const torch::Tensor& x, std::vector<LayerCache>& caches,
+                                                const torch::Tensor& memory_bias);
 
 }  // namespace headcount

@@ -101,7 +101,7 @@ torch::Tensor TransformerImpl::encode_embedded(const torch::Tensor& embedded, co
   TORCH_CHECK(encoder, "this model has no encoder");
   auto bias = padding_bias(source.eq(kPaddingIndex), source_embedding->weight.scalar_type());
   if (auto* probe = encoder->probe()) probe->real_positions = source.ne(kPaddingIndex);
-  if (fused_encoder_applies(*encoder, embedded, bias)) return fused_encoder_forward(*encoder, config_.activation, embedded, bias);
+  if (auto fused = fused_encoder_forward(*encoder, config_.activation, embedded, bias)) return *fused;
   return encoder->forward(embedded, bias, {}, {});
 }
 
@@ -127,8 +127,8 @@ DecoderState TransformerImpl::start_decoding(const torch::Tensor& memory, const 
 
 torch::Tensor TransformerImpl::decode_step(const torch::Tensor& tokens, DecoderState& state) {
   auto x = embed(target_embedding, tokens.unsqueeze(1), state.length);
-  if (fused_decoder_step_applies(*decoder, x, state.layers, state.memory_bias)) {
-    x = fused_decoder_step(*decoder, config_.activation, x, state.layers, state.memory_bias);
+  if (auto fused = fused_decoder_step(*decoder, config_.activation, x, state.layers, state.memory_bias)) {
+    x = *fused;
   } else {
     for (size_t i = 0; i < decoder->layers.size(); ++i)
       x = decoder->layers[i]->forward_incremental(x, state.layers[i], state.memory_bias);
