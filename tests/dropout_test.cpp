@@ -2,6 +2,7 @@
 // its gradient (against finite differences), and that its mask is a function of the
 // seed and the element alone.
 #include <gtest/gtest.h>
+#include <atomic>
 #include <torch/torch.h>
 
 #include "model/dropout.h"
@@ -45,6 +46,19 @@ TEST(Dropout, MaskIsAFunctionOfSeedAndElementOnly) {
   torch::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one, two));
   EXPECT_TRUE(torch::equal(first, one));
+}
+
+// at::parallel_for is `#pragma omp parallel` inlined from LibTorch's header, so a loop
+// splits across threads only in code compiled with OpenMP (the library's flags, which the
+// tests share): without them every kernel ran in one thread, and the one-against-two-threads
+// comparison above compared a thread with itself.
+TEST(Dropout, ParallelLoopsSplitAcrossTheThreadsAsked) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(2);
+  std::atomic<int> chunks{0};
+  at::parallel_for(0, 2, 1, [&](int64_t, int64_t) { ++chunks; });
+  torch::set_num_threads(threads);
+  EXPECT_EQ(chunks.load(), 2);
 }
 
 TEST(Dropout, SeedComesFromTheDefaultGenerator) {
