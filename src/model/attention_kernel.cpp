@@ -18,16 +18,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Compiled with -fopenmp-simd (CMakeLists.txt) so the reduction vectorises; no OpenMP
-// runtime is involved.
-template <typename T>
-[[gnu::always_inline]] inline T dot(const T* a, const T* b, int64_t n) {
-  T sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
 // y += alpha * x
 template <typename T>
 [[gnu::always_inline]] inline void add_scaled(T alpha, const T* x, T* y, int64_t n) {
@@ -48,6 +38,25 @@ struct Heads {
 template <typename T>
 Heads<T> heads_of(const torch::Tensor& rows, int64_t offset, int64_t head_dim) {
   return {rows.data_ptr<T>() + offset, rows.stride(0), rows.stride(1), head_dim};
+}
+
+// out[d * S + s] = side.at(b, h, s)[d]: one (sentence, head)'s keys or values with the
+// positions innermost. A query's scores against all of them are then D scaled adds along
+// the positions (scores_against) instead of S dot products, each ending in a horizontal sum
+// whose chain of scalar adds, not the multiplies, was most of the kernel's time.
+template <typename T>
+[[gnu::always_inline]] inline void transpose_positions(const Heads<T>& side, int64_t b, int64_t h, int64_t S,
+                                                       int64_t D, T* out) {
+  for (int64_t s = 0; s < S; ++s) {
+    const T* x = side.at(b, h, s);
+    for (int64_t d = 0; d < D; ++d) out[d * S + s] = x[d];
+  }
+}
+
+// row[s] += sum over d of x[d] * transposed[d * S + s]
+template <typename T>
+[[gnu::always_inline]] inline void scores_against(const T* x, const T* transposed, int64_t D, int64_t S, T* row) {
+  for (int64_t d = 0; d < D; ++d) add_scaled(x[d], transposed + d * S, row, S);
 }
 
 struct Sizes {
@@ -80,8 +89,8 @@ int64_t grain_for(const Sizes& n) {
 }
 
 // probabilities: [B, H, T, S] written (before dropout); context: [B, T, H*D] written; for
-// the (sentence, head) pairs [begin, end). Built for AVX2 beside the baseline
-// (util/vector_clones.h): head widths of 16-64 fill AVX2's eight lanes.
+// the (sentence, head) pairs [begin, end). Built for AVX-512 and AVX2 beside the baseline
+// (util/vector_clones.h).
 template <typename T>
 HEADCOUNT_VECTOR_CLONES void forward_heads(const Heads<T>& query, const Heads<T>& key, const Heads<T>& value,
                                            const Bias<T>& bias, const Sizes& n, double drop, uint64_t seed,
@@ -89,18 +98,20 @@ HEADCOUNT_VECTOR_CLONES void forward_heads(const Heads<T>& query, const Heads<T>
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
   const DropoutMask mask(seed, drop);
-  const int64_t inner = n.heads * n.head_dim, S = n.source_length;
+  const int64_t inner = n.heads * n.head_dim, S = n.source_length, D = n.head_dim;
+  std::vector<T> keys(static_cast<size_t>(D * S)), scaled_query(static_cast<size_t>(D));
   for (int64_t bh = begin; bh < end; ++bh) {
     const int64_t b = bh / n.heads, h = bh % n.heads;
+    transpose_positions(key, b, h, S, D, keys.data());
     for (int64_t t = 0; t < n.target_length; ++t) {
       const T* q = query.at(b, h, t);
       T* row = probabilities + (bh * n.target_length + t) * S;
       T* out = context + (b * n.target_length + t) * inner + h * n.head_dim;
+      for (int64_t s = 0; s < S; ++s) row[s] = bias.at(b, h, t, s);
+      for (int64_t d = 0; d < D; ++d) scaled_query[d] = q[d] * scale;
+      scores_against(scaled_query.data(), keys.data(), D, S, row);
       T max_score = -std::numeric_limits<T>::infinity();
-      for (int64_t s = 0; s < S; ++s) {
-        row[s] = dot(q, key.at(b, h, s), n.head_dim) * scale + bias.at(b, h, t, s);
-        max_score = std::max(max_score, row[s]);
-      }
+      for (int64_t s = 0; s < S; ++s) max_score = std::max(max_score, row[s]);
       std::fill(out, out + n.head_dim, T(0));
       if (max_score == -std::numeric_limits<T>::infinity()) {
         std::fill(row, row + S, T(0));
@@ -138,20 +149,23 @@ HEADCOUNT_VECTOR_CLONES void backward_heads(const Heads<T>& query, const Heads<T
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
   const DropoutMask mask(seed, drop);
-  const int64_t inner = n.heads * n.head_dim, S = n.source_length;
-  std::vector<T> probability_grad(S);
+  const int64_t inner = n.heads * n.head_dim, S = n.source_length, D = n.head_dim;
+  std::vector<T> probability_grad(S), values(static_cast<size_t>(D * S));
   for (int64_t bh = begin; bh < end; ++bh) {
     const int64_t b = bh / n.heads, h = bh % n.heads;
+    transpose_positions(value, b, h, S, D, values.data());
     for (int64_t t = 0; t < n.target_length; ++t) {
       const T* row = probabilities + (bh * n.target_length + t) * S;
       const T* out_grad = context_grad + (b * n.target_length + t) * inner + h * n.head_dim;
+      std::fill(probability_grad.begin(), probability_grad.end(), T(0));
+      scores_against(out_grad, values.data(), D, S, probability_grad.data());
       T row_dot = 0;
       for (int64_t s = 0; s < S; ++s) {
         T factor = T(1);
         if (drop > 0) factor = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? keep_scale : T(0);
         const T dropped = row[s] * factor;
         if (dropped != T(0)) add_scaled(dropped, out_grad, value_grad.at(b, h, s), n.head_dim);
-        probability_grad[s] = factor != T(0) ? dot(out_grad, value.at(b, h, s), n.head_dim) * factor : T(0);
+        probability_grad[s] = factor != T(0) ? probability_grad[s] * factor : T(0);
         row_dot += row[s] * probability_grad[s];
       }
       const T* q = query.at(b, h, t);

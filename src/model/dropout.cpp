@@ -16,7 +16,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 // target[i] = source[i] * (kept ? scale : 0) for i in [begin, end). Written so that it
-// vectorises (compiled with -fopenmp-simd, see CMakeLists.txt): the mask comes by value,
+// vectorises (compiled with OpenMP, see CMakeLists.txt): the mask comes by value,
 // so the compiler knows the stores cannot change it.
 // bf16 values are scaled in float: 1/(1-p) itself is not exact in bf16 (1/0.9 would be
 // 1.109), and the error would bias every kept value the same way.
