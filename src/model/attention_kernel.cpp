@@ -40,23 +40,50 @@ Heads<T> heads_of(const torch::Tensor& rows, int64_t offset, int64_t head_dim) {
   return {rows.data_ptr<T>() + offset, rows.stride(0), rows.stride(1), head_dim};
 }
 
-// out[d * S + s] = side.at(b, h, s)[d]: one (sentence, head)'s keys or values with the
-// positions innermost. A query's scores against all of them are then D scaled adds along
-// the positions (scores_against) instead of S dot products, each ending in a horizontal sum
-// whose chain of scalar adds, not the multiplies, was most of the kernel's time.
+// Columns a block of combine() holds in registers: one AVX-512 register, two AVX2 ones.
+template <typename T>
+constexpr int64_t kBlock = 64 / sizeof(T);
+
+// positions rounded up to whole blocks, for the transposed copies below
+template <typename T>
+int64_t padded(int64_t positions) {
+  return (positions + kBlock<T> - 1) / kBlock<T> * kBlock<T>;
+}
+
+// out[d * stride + s] = side.at(b, h, s)[d] for s < S, zero for S <= s < stride: one
+// (sentence, head)'s keys or values with the positions innermost, so that a query's scores
+// against all of them are a combine() along the positions instead of S dot products, each
+// ending in a horizontal sum (a chain of scalar adds: the kernel's hot spot before).
 template <typename T>
 [[gnu::always_inline]] inline void transpose_positions(const Heads<T>& side, int64_t b, int64_t h, int64_t S,
-                                                       int64_t D, T* out) {
+                                                       int64_t D, int64_t stride, T* out) {
+  std::fill(out, out + D * stride, T(0));
   for (int64_t s = 0; s < S; ++s) {
     const T* x = side.at(b, h, s);
-    for (int64_t d = 0; d < D; ++d) out[d * S + s] = x[d];
+    for (int64_t d = 0; d < D; ++d) out[d * stride + s] = x[d];
   }
 }
 
-// row[s] += sum over d of x[d] * transposed[d * S + s]
+// y[j] += sum over i < count of alpha[i] * x[i * stride + j], for j < n. The sums stay in
+// registers a block of columns at a time: adding into y itself would chain every i
+// through a store and a load of the same address.
 template <typename T>
-[[gnu::always_inline]] inline void scores_against(const T* x, const T* transposed, int64_t D, int64_t S, T* row) {
-  for (int64_t d = 0; d < D; ++d) add_scaled(x[d], transposed + d * S, row, S);
+[[gnu::always_inline]] inline void combine(const T* alpha, const T* x, int64_t stride, int64_t count, T* y,
+                                           int64_t n) {
+  constexpr int64_t W = kBlock<T>;
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    T sum[W];
+    for (int64_t w = 0; w < W; ++w) sum[w] = y[j + w];
+    for (int64_t i = 0; i < count; ++i) {
+      const T a = alpha[i];
+      const T* row = x + i * stride + j;
+#pragma omp simd
+      for (int64_t w = 0; w < W; ++w) sum[w] += a * row[w];
+    }
+    for (int64_t w = 0; w < W; ++w) y[j + w] = sum[w];
+  }
+  for (int64_t i = 0; i < count && j < n; ++i) add_scaled(alpha[i], x + i * stride + j, y + j, n - j);
 }
 
 struct Sizes {
@@ -98,18 +125,20 @@ HEADCOUNT_VECTOR_CLONES void forward_heads(const Heads<T>& query, const Heads<T>
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
   const DropoutMask mask(seed, drop);
-  const int64_t inner = n.heads * n.head_dim, S = n.source_length, D = n.head_dim;
-  std::vector<T> keys(static_cast<size_t>(D * S)), scaled_query(static_cast<size_t>(D));
+  const int64_t inner = n.heads * n.head_dim, S = n.source_length, D = n.head_dim, P = padded<T>(S);
+  std::vector<T> keys(static_cast<size_t>(D * P)), scores(static_cast<size_t>(P)), scaled_query(D), kept(S);
   for (int64_t bh = begin; bh < end; ++bh) {
     const int64_t b = bh / n.heads, h = bh % n.heads;
-    transpose_positions(key, b, h, S, D, keys.data());
+    transpose_positions(key, b, h, S, D, P, keys.data());
     for (int64_t t = 0; t < n.target_length; ++t) {
       const T* q = query.at(b, h, t);
       T* row = probabilities + (bh * n.target_length + t) * S;
       T* out = context + (b * n.target_length + t) * inner + h * n.head_dim;
-      for (int64_t s = 0; s < S; ++s) row[s] = bias.at(b, h, t, s);
+      std::fill(scores.begin(), scores.end(), T(0));
+      for (int64_t s = 0; s < S; ++s) scores[s] = bias.at(b, h, t, s);
       for (int64_t d = 0; d < D; ++d) scaled_query[d] = q[d] * scale;
-      scores_against(scaled_query.data(), keys.data(), D, S, row);
+      combine(scaled_query.data(), keys.data(), P, D, scores.data(), P);
+      std::copy(scores.begin(), scores.begin() + S, row);
       T max_score = -std::numeric_limits<T>::infinity();
       for (int64_t s = 0; s < S; ++s) max_score = std::max(max_score, row[s]);
       std::fill(out, out + n.head_dim, T(0));
@@ -122,10 +151,11 @@ HEADCOUNT_VECTOR_CLONES void forward_heads(const Heads<T>& query, const Heads<T>
       const T inverse = T(1) / total;
       for (int64_t s = 0; s < S; ++s) {
         row[s] *= inverse;
-        T p = row[s];
-        if (drop > 0) p = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? p * keep_scale : T(0);
-        if (p != T(0)) add_scaled(p, value.at(b, h, s), out, n.head_dim);
+        kept[s] = row[s];
+        if (drop > 0)
+          kept[s] = mask.keep(static_cast<uint64_t>((bh * n.target_length + t) * S + s)) ? row[s] * keep_scale : T(0);
       }
+      combine(kept.data(), value.at(b, h, 0), value.position_stride, S, out, D);
     }
   }
 }
@@ -149,16 +179,16 @@ HEADCOUNT_VECTOR_CLONES void backward_heads(const Heads<T>& query, const Heads<T
   const T scale = T(1) / std::sqrt(static_cast<T>(n.head_dim));
   const T keep_scale = drop > 0 ? T(1.0 / (1.0 - drop)) : T(1);
   const DropoutMask mask(seed, drop);
-  const int64_t inner = n.heads * n.head_dim, S = n.source_length, D = n.head_dim;
-  std::vector<T> probability_grad(S), values(static_cast<size_t>(D * S));
+  const int64_t inner = n.heads * n.head_dim, S = n.source_length, D = n.head_dim, P = padded<T>(S);
+  std::vector<T> probability_grad(P), score_grad(S), values(static_cast<size_t>(D * P));
   for (int64_t bh = begin; bh < end; ++bh) {
     const int64_t b = bh / n.heads, h = bh % n.heads;
-    transpose_positions(value, b, h, S, D, values.data());
+    transpose_positions(value, b, h, S, D, P, values.data());
     for (int64_t t = 0; t < n.target_length; ++t) {
       const T* row = probabilities + (bh * n.target_length + t) * S;
       const T* out_grad = context_grad + (b * n.target_length + t) * inner + h * n.head_dim;
       std::fill(probability_grad.begin(), probability_grad.end(), T(0));
-      scores_against(out_grad, values.data(), D, S, probability_grad.data());
+      combine(out_grad, values.data(), P, D, probability_grad.data(), P);
       T row_dot = 0;
       for (int64_t s = 0; s < S; ++s) {
         T factor = T(1);
@@ -169,13 +199,10 @@ HEADCOUNT_VECTOR_CLONES void backward_heads(const Heads<T>& query, const Heads<T
         row_dot += row[s] * probability_grad[s];
       }
       const T* q = query.at(b, h, t);
-      T* q_grad = query_grad.at(b, h, t);
-      for (int64_t s = 0; s < S; ++s) {
-        const T score_grad = row[s] * (probability_grad[s] - row_dot) * scale;
-        if (score_grad == T(0)) continue;
-        add_scaled(score_grad, key.at(b, h, s), q_grad, n.head_dim);
-        add_scaled(score_grad, q, key_grad.at(b, h, s), n.head_dim);
-      }
+      for (int64_t s = 0; s < S; ++s) score_grad[s] = row[s] * (probability_grad[s] - row_dot) * scale;
+      combine(score_grad.data(), key.at(b, h, 0), key.position_stride, S, query_grad.at(b, h, t), D);
+      for (int64_t s = 0; s < S; ++s)
+        if (score_grad[s] != T(0)) add_scaled(score_grad[s], q, key_grad.at(b, h, s), n.head_dim);
     }
   }
 }
