@@ -50,14 +50,14 @@ int64_t padded(int64_t positions) {
   return (positions + kBlock<T> - 1) / kBlock<T> * kBlock<T>;
 }
 
-// out[d * stride + s] = side.at(b, h, s)[d] for s < S, zero for S <= s < stride: one
-// (sentence, head)'s keys or values with the positions innermost, so that a query's scores
-// against all of them are a combine() along the positions instead of S dot products, each
-// ending in a horizontal sum (a chain of scalar adds: the kernel's hot spot before).
+// out[d * stride + s] = side.at(b, h, s)[d] for s < S; the columns S <= s < stride are
+// never written, so they keep the zeros out was allocated with. One (sentence, head)'s keys
+// or values with the positions innermost, so that a query's scores against all of them are
+// a combine() along the positions instead of S dot products, each ending in a horizontal
+// sum (a chain of scalar adds: the kernel's hot spot before).
 template <typename T>
 [[gnu::always_inline]] inline void transpose_positions(const Heads<T>& side, int64_t b, int64_t h, int64_t S,
                                                        int64_t D, int64_t stride, T* out) {
-  std::fill(out, out + D * stride, T(0));
   for (int64_t s = 0; s < S; ++s) {
     const T* x = side.at(b, h, s);
     for (int64_t d = 0; d < D; ++d) out[d * stride + s] = x[d];

@@ -15,10 +15,6 @@ namespace headcount {
 
 namespace {
 
-bool float_cpu_contiguous(const torch::Tensor& t) {
-  return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
-}
-
 bool linear_fits(const LinearImpl& linear) {
   return float_cpu_contiguous(linear.weight) && (!linear.bias.defined() || float_cpu_contiguous(linear.bias));
 }

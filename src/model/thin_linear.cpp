@@ -24,11 +24,11 @@ HEADCOUNT_VECTOR_CLONES void product_rows(const float* x, int64_t rows, const fl
   }
 }
 
-bool float_cpu_contiguous(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
-}
-
 }  // namespace
+
+bool float_cpu_contiguous(const torch::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
+}
 
 bool thin_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (!float_cpu_contiguous(x) || !float_cpu_contiguous(weight) || weight.dim() != 2) return false;

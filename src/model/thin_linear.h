@@ -16,6 +16,10 @@ namespace headcount {
 // More rows than this amortise the packing, and the BLAS's blocked product wins.
 inline constexpr int64_t kThinLinearMaxRows = 8;
 
+// Whether t is a defined CPU float32 tensor laid out contiguously: what the raw-pointer
+// loops here and in model/fused_inference.h read.
+bool float_cpu_contiguous(const torch::Tensor& t);
+
 // Whether thin_linear can compute this product: CPU float32 tensors, x contiguous with at
 // most kThinLinearMaxRows rows of weight's width, weight (and bias) contiguous, no
 // gradient wanted (no-grad or inference mode, or nothing requiring one), autocast off.
