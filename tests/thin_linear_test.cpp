@@ -58,7 +58,7 @@ TEST(ThinLinear, LinearLayerGivesTheSameOutputsAndStillTrains) {
   torch::manual_seed(8);
   Linear layer(48, 80);
   const auto x = torch::randn({1, 3, 48});
-  const auto trained_path = layer->forward(x);  // grad mode on: torch::linear
+  const auto trained_path = layer->forward(x);  // grad mode on: the training path
   ASSERT_TRUE(trained_path.requires_grad());
   trained_path.sum().backward();
   EXPECT_TRUE(layer->weight.grad().defined());

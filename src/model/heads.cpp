@@ -11,7 +11,7 @@ MaskedLmHeadImpl::MaskedLmHeadImpl(int64_t d_model, torch::Tensor output_weight)
 }
 
 torch::Tensor MaskedLmHeadImpl::forward(const torch::Tensor& rows) {
-  return torch::linear(norm->forward(torch::gelu(dense->forward(rows))), output_weight_, bias);
+  return linear_product(norm->forward(torch::gelu(dense->forward(rows))), output_weight_, bias);
 }
 
 ClassificationHeadImpl::ClassificationHeadImpl(int64_t d_model, int64_t classes, double dropout) : dropout_(dropout) {

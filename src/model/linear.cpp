@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "model/onednn_linear.h"
 #include "model/thin_linear.h"
 
 namespace headcount {
@@ -13,10 +14,13 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
   xavier_rows(0, out_features, 1.0, /*normal=*/false);
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+torch::Tensor linear_product(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (thin_linear_applies(x, weight, bias)) return thin_linear(x, weight, bias);
+  if (onednn_linear_applies(x, weight, bias)) return onednn_linear(x, weight, bias);
   return torch::linear(x, weight, bias);
 }
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return linear_product(x, weight, bias); }
 
 void LinearImpl::xavier_rows(int64_t begin, int64_t end, double gain, bool normal) {
   torch::NoGradGuard no_grad;

@@ -8,7 +8,7 @@
 
 #include "model/dropout.h"
 #include "model/fused_inference.h"
-#include "model/thin_linear.h"
+#include "model/linear.h"
 
 namespace headcount {
 
@@ -144,10 +144,7 @@ void DecoderState::reorder(const torch::Tensor& order) {
 }
 
 torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) {
-  // A decoding step's few rows against the whole vocabulary: the product without the
-  // BLAS packing the [vocab, d] matrix on every step.
-  if (thin_linear_applies(hidden, output_weight, {})) return thin_linear(hidden, output_weight, {});
-  return torch::matmul(hidden, output_weight.t());
+  return linear_product(hidden, output_weight, {});
 }
 
 torch::Tensor TransformerImpl::masked_lm_logits(const torch::Tensor& hidden, const torch::Tensor& positions) {

@@ -1,0 +1,139 @@
+#include "model/onednn_linear.h"
+
+#include <ATen/autocast_mode.h>
+
+#if defined(HEADCOUNT_WITH_ONEDNN)
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace headcount {
+
+#if defined(HEADCOUNT_WITH_ONEDNN)
+
+namespace {
+
+using Tag = dnnl::memory::format_tag;
+
+// The CPU as oneDNN sees it. An engine is an immutable handle, safe to share between
+// threads; the stream, which orders the work of one thread, is made per product.
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// t as a matrix oneDNN reads in place: rows or columns contiguous (a transposed view is
+// fine), anything else copied first.
+torch::Tensor dense_matrix(const torch::Tensor& t) {
+  const bool rows_dense = t.stride(1) == 1 && t.stride(0) >= t.size(1);
+  const bool columns_dense = t.stride(0) == 1 && t.stride(1) >= t.size(0);
+  return rows_dense || columns_dense ? t : t.contiguous();
+}
+
+dnnl::memory::desc matrix_desc(const torch::Tensor& t) {
+  return dnnl::memory::desc({t.size(0), t.size(1)}, dnnl::memory::data_type::f32, {t.stride(0), t.stride(1)});
+}
+
+// out [m, n] = a [m, k] b [k, n] (+ bias [n]), out a fresh contiguous tensor. oneDNN keeps
+// the primitives it made in a cache keyed by the shapes, so asking again is a lookup.
+void product(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& bias, torch::Tensor& out) {
+  const auto a = dense_matrix(a_in), b = dense_matrix(b_in);
+  const auto& engine = cpu_engine();
+  const auto a_desc = matrix_desc(a), b_desc = matrix_desc(b), out_desc = matrix_desc(out);
+  std::unordered_map<int, dnnl::memory> arguments{
+      {DNNL_ARG_SRC, dnnl::memory(a_desc, engine, a.data_ptr<float>())},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(b_desc, engine, b.data_ptr<float>())},
+      {DNNL_ARG_DST, dnnl::memory(out_desc, engine, out.data_ptr<float>())}};
+  dnnl::matmul::primitive_desc description;
+  if (bias.defined()) {
+    const dnnl::memory::desc bias_desc({1, bias.size(0)}, dnnl::memory::data_type::f32, Tag::ab);
+    description = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_desc, b_desc, bias_desc, out_desc), engine);
+    arguments.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_desc, engine, bias.data_ptr<float>()));
+  } else {
+    description = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_desc, b_desc, out_desc), engine);
+  }
+  dnnl::stream stream(engine);
+  dnnl::matmul(description).execute(stream, arguments);
+  stream.wait();
+}
+
+// rows [m, in] weight^T (+ bias) -> [m, out]
+torch::Tensor forward_rows(const torch::Tensor& rows, const torch::Tensor& weight, const torch::Tensor& bias) {
+  auto y = torch::empty({rows.size(0), weight.size(0)}, rows.options());
+  product(rows, weight.t(), bias, y);
+  return y;
+}
+
+torch::Tensor output_shape(const torch::Tensor& rows, const torch::Tensor& like, int64_t last) {
+  auto sizes = like.sizes().vec();
+  sizes.back() = last;
+  return rows.view(sizes);
+}
+
+struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
+  // The bias as an optional: autograd registers an input only when it holds a tensor.
+  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& x,
+                               const torch::Tensor& weight, const c10::optional<torch::Tensor>& bias) {
+    const auto rows = x.reshape({-1, weight.size(1)});
+    context->save_for_backward({rows, weight});
+    context->saved_data["input_sizes"] = x.sizes().vec();
+    context->saved_data["has_bias"] = bias.has_value();
+    return output_shape(forward_rows(rows, weight, bias ? bias->contiguous() : torch::Tensor()), x, weight.size(0));
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* context,
+                                               torch::autograd::tensor_list gradients) {
+    const auto saved = context->get_saved_variables();
+    const auto& rows = saved[0];
+    const auto& weight = saved[1];
+    const auto gradient = gradients[0].reshape({-1, weight.size(0)});
+    torch::Tensor input_gradient, weight_gradient, bias_gradient;
+    if (context->needs_input_grad(0)) {
+      input_gradient = torch::empty({rows.size(0), weight.size(1)}, rows.options());
+      product(gradient, weight, {}, input_gradient);
+      input_gradient = input_gradient.view(context->saved_data["input_sizes"].toIntVector());
+    }
+    if (context->needs_input_grad(1)) {
+      weight_gradient = torch::empty_like(weight, torch::MemoryFormat::Contiguous);
+      product(gradient.t(), rows, {}, weight_gradient);
+    }
+    if (context->saved_data["has_bias"].toBool() && context->needs_input_grad(2)) bias_gradient = gradient.sum(0);
+    return {input_gradient, weight_gradient, bias_gradient};
+  }
+};
+
+bool float_cpu(const torch::Tensor& t) { return t.device().is_cpu() && t.scalar_type() == torch::kFloat; }
+
+}  // namespace
+
+bool onednn_products_built() { return true; }
+
+bool onednn_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  if (!x.defined() || !weight.defined() || !float_cpu(x) || !float_cpu(weight) || weight.dim() != 2) return false;
+  if (bias.defined() && (!float_cpu(bias) || bias.dim() != 1 || bias.size(0) != weight.size(0))) return false;
+  if (x.dim() < 1 || x.size(-1) != weight.size(1) || x.numel() == 0 || weight.numel() == 0) return false;
+  return !at::autocast::is_cpu_enabled();  // under autocast the product is autocast's to type
+}
+
+torch::Tensor onednn_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  TORCH_CHECK(onednn_linear_applies(x, weight, bias), "onednn_linear: shapes, types or autocast state it does not take");
+  const bool wants_gradient = torch::GradMode::is_enabled() &&
+                              (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  if (wants_gradient)
+    return OneDnnLinearFunction::apply(x, weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt);
+  // Inference (evaluation, batched decoding): no autograd node, nothing saved.
+  const auto rows = x.reshape({-1, weight.size(1)});
+  return output_shape(forward_rows(rows, weight.contiguous(), bias.defined() ? bias.contiguous() : bias), x,
+                      weight.size(0));
+}
+
+#else  // built without oneDNN's headers: model/linear.h keeps torch::linear
+
+bool onednn_products_built() { return false; }
+bool onednn_linear_applies(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) { return false; }
+torch::Tensor onednn_linear(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
+  TORCH_CHECK(false, "onednn_linear: this headcount was built without oneDNN (Debian: libdnnl-dev)");
+}
+
+#endif
+
+}  // namespace headcount

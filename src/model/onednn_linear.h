@@ -1,0 +1,35 @@
+// A linear layer's product and its backward through oneDNN's matrix product, for float32
+// training and batched inference on the CPU.
+//
+// Why not torch::linear: LibTorch 1.13 sends float32 products to the BLAS (OpenBLAS on
+// Debian), which packs both operands into its own blocks on every call. At the thin
+// shapes a deep single-head model is made of (one side 64-512) the packing and its
+// threads cost as much as the multiply-adds; oneDNN's product, the library LibTorch
+// itself uses for bf16, runs the same shapes 1.1-2x faster on this project's machines
+// (docs/benchmarks.md, "Linear layers through oneDNN"). The backward is the two products
+// torch::linear's backward would run (input gradient, weight gradient) on the same
+// library, and the bias gradient as a column sum.
+//
+// Built only where oneDNN's headers were found (Debian: libdnnl-dev); elsewhere, and for
+// anything but float32 CPU tensors with autocast off, onednn_linear_applies says no and
+// model/linear.h uses torch::linear.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace headcount {
+
+// Whether this program was built with oneDNN products.
+bool onednn_products_built();
+
+// Whether onednn_linear can compute this product: built with oneDNN, CPU float32 tensors,
+// weight [out, in] and bias [out] (or undefined), x [..., in] with at least one row,
+// autocast off.
+bool onednn_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+// x [..., in], weight [out, in], bias [out] or undefined -> [..., out], as torch::linear,
+// with gradients for whichever of the three require them. Sums run in another order than
+// the BLAS's, so results equal torch::linear's within float rounding.
+torch::Tensor onednn_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+}  // namespace headcount
