@@ -2,7 +2,7 @@
 // torch::linear: outputs and the three gradients over shapes, with and without bias;
 // inputs and weights given as views; gradients only for what requires one; when it
 // declines (other types, autocast, wrong widths, no rows); the Linear layer and the output
-// layers taking it in training. Skipped where the program was built without oneDNN.
+// layers taking it for training batches and leaving a few rows to the BLAS. Skipped where the program was built without oneDNN.
 #include <ATen/autocast_mode.h>
 
 #include "model/linear.h"
@@ -117,13 +117,16 @@ TEST(OneDnnLinear, LayersTakeItInTraining) {
   SKIP_WITHOUT_ONEDNN();
   torch::manual_seed(14);
   Linear layer(48, 80);
-  const auto x = torch::randn({6, 3, 48}, torch::requires_grad());
+  const auto x = torch::randn({kOneDnnLinearMinRows, 3, 48}, torch::requires_grad());
   const auto y = layer->forward(x);
   ASSERT_TRUE(y.grad_fn());
   EXPECT_NE(y.grad_fn()->name().find("OneDnnLinear"), std::string::npos) << y.grad_fn()->name();
   const auto tied_embedding = torch::randn({30, 48}, torch::requires_grad());  // an output layer's weight
   const auto output_layer = linear_product(x, tied_embedding, {});
   EXPECT_NE(output_layer.grad_fn()->name().find("OneDnnLinear"), std::string::npos);
+  // A few rows (a batch decoded a token at a time): the BLAS's path.
+  const auto few = layer->forward(torch::randn({kOneDnnLinearMinRows - 1, 48}, torch::requires_grad()));
+  EXPECT_EQ(few.grad_fn()->name().find("OneDnnLinear"), std::string::npos) << few.grad_fn()->name();
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "runtime/threads.h"
 
 namespace {
 // As PyTorch: OMP_NUM_THREADS when set (torchrun sets it to 1 unless it is set), else the
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   };
 
   CLI11_PARSE(app, argc, argv);
-  torch::set_num_threads(threads);
+  headcount::set_compute_threads(threads);
   try {
     for (const auto& sub : subcommands)
       if (sub.app->parsed()) return sub.run();

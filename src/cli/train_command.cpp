@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "config/run_config.h"
+#include "runtime/threads.h"
 #include "task/task_factory.h"
 #include "train/launch.h"
 #include "train/trainer.h"
@@ -123,7 +124,7 @@ int run_training(const TrainOptions& options) {
   std::unique_ptr<LocalRanks> others;
   if (plan.launcher == "train.processes") {
     const int threads = std::max(1, torch::get_num_threads() / plan.world_size);
-    torch::set_num_threads(threads);
+    set_compute_threads(threads);
     others = std::make_unique<LocalRanks>(options, plan, threads);
     request.start_other_ranks = [&others](int port) { others->start(port); };
   }

@@ -16,7 +16,8 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 
 torch::Tensor linear_product(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (thin_linear_applies(x, weight, bias)) return thin_linear(x, weight, bias);
-  if (onednn_linear_applies(x, weight, bias)) return onednn_linear(x, weight, bias);
+  if (onednn_linear_applies(x, weight, bias) && x.numel() >= kOneDnnLinearMinRows * x.size(-1))
+    return onednn_linear(x, weight, bias);
   return torch::linear(x, weight, bias);
 }
 

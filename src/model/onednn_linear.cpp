@@ -43,14 +43,17 @@ void product(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::
       {DNNL_ARG_SRC, dnnl::memory(a_desc, engine, a.data_ptr<float>())},
       {DNNL_ARG_WEIGHTS, dnnl::memory(b_desc, engine, b.data_ptr<float>())},
       {DNNL_ARG_DST, dnnl::memory(out_desc, engine, out.data_ptr<float>())}};
-  dnnl::matmul::primitive_desc description;
+  // An undefined bias is a zero memory descriptor, which oneDNN reads as "no bias".
+  dnnl::memory::desc bias_desc;
   if (bias.defined()) {
-    const dnnl::memory::desc bias_desc({1, bias.size(0)}, dnnl::memory::data_type::f32, Tag::ab);
-    description = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_desc, b_desc, bias_desc, out_desc), engine);
+    bias_desc = dnnl::memory::desc({1, bias.size(0)}, dnnl::memory::data_type::f32, Tag::ab);
     arguments.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_desc, engine, bias.data_ptr<float>()));
-  } else {
-    description = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_desc, b_desc, out_desc), engine);
   }
+#if DNNL_VERSION_MAJOR >= 3  // 3.0 dropped the operation descriptors
+  const dnnl::matmul::primitive_desc description(engine, a_desc, b_desc, bias_desc, out_desc);
+#else
+  const dnnl::matmul::primitive_desc description(dnnl::matmul::desc(a_desc, b_desc, bias_desc, out_desc), engine);
+#endif
   dnnl::stream stream(engine);
   dnnl::matmul(description).execute(stream, arguments);
   stream.wait();

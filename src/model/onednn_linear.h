@@ -5,8 +5,8 @@
 // Debian), which packs both operands into its own blocks on every call. At the thin
 // shapes a deep single-head model is made of (one side 64-512) the packing and its
 // threads cost as much as the multiply-adds; oneDNN's product, the library LibTorch
-// itself uses for bf16, runs the same shapes 1.1-2x faster on this project's machines
-// (docs/benchmarks.md, "Linear layers through oneDNN"). The backward is the two products
+// itself uses for bf16, takes the same shapes without that cost (a deep model's training
+// update 20% faster: docs/benchmarks.md, "Linear layers through oneDNN"). The backward is the two products
 // torch::linear's backward would run (input gradient, weight gradient) on the same
 // library, and the bias gradient as a column sum.
 //
@@ -18,6 +18,12 @@
 #include <torch/torch.h>
 
 namespace headcount {
+
+// The fewest rows model/linear.h sends to oneDNN. Fewer (decoding a batch of sentences a
+// token at a time) are cheaper through the BLAS's path for small products: the demo's
+// batch-64 decoding took 10-25% longer with every product on oneDNN (docs/benchmarks.md).
+// Training and evaluation batches have thousands of rows.
+inline constexpr int64_t kOneDnnLinearMinRows = 128;
 
 // Whether this program was built with oneDNN products.
 bool onednn_products_built();

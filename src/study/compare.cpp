@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "runtime/threads.h"
 #include "study/attention_study.h"
 #include "study/grid_runner.h"
 #include "study/inference_speed.h"
@@ -105,7 +106,7 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
 
   // Inference speed: one trained model per architecture, all measured in this process.
   if (grid_complete) {
-    torch::set_num_threads(threads);
+    set_compute_threads(threads);
     results.inference = measure_grid_inference(results.runs, preset.inference, runtime.device);
     for (const auto& row : results.inference)
       log << fmt::format("inference {} batch {:>3} length {:>3}: {:.1f} ms, {:.0f} tokens/s\n", row.architecture,
