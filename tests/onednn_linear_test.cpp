@@ -1,9 +1,13 @@
 // The float32 linear layer on oneDNN's product (model/onednn_linear.h) against
 // torch::linear: outputs and the three gradients over shapes, with and without bias;
-// inputs and weights given as views; gradients only for what requires one; when it
-// declines (other types, autocast, wrong widths, no rows); the Linear layer and the output
-// layers taking it for training batches and leaving a few rows to the BLAS. Skipped where the program was built without oneDNN.
+// inputs and weights given as views (transposed, strided, offset, broadcast); one row and
+// a broadcast incoming gradient; gradients only for what requires one; in-place
+// operations on the output; when it declines (other types, autocast, wrong widths, no
+// rows); the Linear layer and the output layers taking it for training batches and
+// leaving a few rows to the BLAS. Skipped where the program was built without oneDNN.
 #include <ATen/autocast_mode.h>
+
+#include <functional>
 
 #include "model/linear.h"
 #include "model/onednn_linear.h"
@@ -57,44 +61,114 @@ TEST(OneDnnLinear, MatchesTorchLinearInValuesAndGradients) {
         }
 }
 
+// The product of views of two leaves (x, weight) and a bias, with either backend; the
+// gradients are the leaves', so a view's strides and offsets reach the product.
+using View = std::function<torch::Tensor(const torch::Tensor&)>;
+Product run_on_views(bool ours, const torch::Tensor& x_leaf, const torch::Tensor& weight_leaf, const View& x_view,
+                     const View& weight_view, const torch::Tensor& bias, const torch::Tensor& upstream) {
+  auto xg = x_leaf.detach().clone().requires_grad_(true), wg = weight_leaf.detach().clone().requires_grad_(true);
+  auto bg = bias.detach().clone().requires_grad_(true);
+  const auto x = x_view(xg), weight = weight_view(wg);
+  const auto y = ours ? onednn_linear(x, weight, bg) : torch::linear(x, weight, bg);
+  (y * upstream).sum().backward();
+  return {y.detach(), xg.grad(), wg.grad(), bg.grad()};
+}
+
 TEST(OneDnnLinear, TakesViewsAsTheyAre) {
   SKIP_WITHOUT_ONEDNN();
   torch::manual_seed(12);
-  const auto weight_t = torch::randn({40, 24});
-  const std::vector<std::pair<torch::Tensor, torch::Tensor>> cases{
-      {torch::randn({40, 17}).t(), torch::randn({24, 40})},             // input transposed
-      {torch::randn({17, 80}).slice(1, 0, 80, 2), torch::randn({24, 40})},  // every other column: copied
-      {torch::randn({17, 40}), weight_t.t()},                           // weight transposed
-      {torch::randn({3, 17, 40}).select(0, 1), torch::randn({48, 40}).narrow(0, 8, 24)}};
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const auto& [x, weight] = cases[i];
+  const View same = [](const torch::Tensor& t) { return t; };
+  const View transposed = [](const torch::Tensor& t) { return t.t(); };
+  struct Case {
+    std::string name;
+    torch::Tensor x_leaf, weight_leaf;
+    View x_view, weight_view;
+  };
+  const std::vector<Case> cases{
+      {"input transposed", torch::randn({40, 17}), torch::randn({24, 40}), transposed, same},
+      {"input every other column (copied)", torch::randn({17, 80}), torch::randn({24, 40}),
+       [](const torch::Tensor& t) { return t.slice(1, 0, 80, 2); }, same},
+      {"weight transposed", torch::randn({17, 40}), torch::randn({40, 24}), same, transposed},
+      {"offsets into both", torch::randn({3, 17, 40}), torch::randn({48, 40}),
+       [](const torch::Tensor& t) { return t.select(0, 1); }, [](const torch::Tensor& t) { return t.narrow(0, 8, 24); }},
+      {"input broadcast (zero strides)", torch::randn({1, 40}), torch::randn({24, 40}),
+       [](const torch::Tensor& t) { return t.expand({17, 40}); }, same}};
+  for (const auto& c : cases) {
     const auto bias = torch::randn({24}), upstream = torch::randn({17, 24});
-    const auto ours = run(true, x, weight, bias, upstream), theirs = run(false, x, weight, bias, upstream);
-    expect_close(ours.y, theirs.y, 40, "case " + std::to_string(i) + " output");
-    expect_close(ours.x_grad, theirs.x_grad, 24, "case " + std::to_string(i) + " input gradient");
-    expect_close(ours.weight_grad, theirs.weight_grad, 17, "case " + std::to_string(i) + " weight gradient");
+    const auto ours = run_on_views(true, c.x_leaf, c.weight_leaf, c.x_view, c.weight_view, bias, upstream);
+    const auto theirs = run_on_views(false, c.x_leaf, c.weight_leaf, c.x_view, c.weight_view, bias, upstream);
+    expect_close(ours.y, theirs.y, 40, c.name + ": output");
+    expect_close(ours.x_grad, theirs.x_grad, 24 * 17, c.name + ": input gradient");
+    expect_close(ours.weight_grad, theirs.weight_grad, 17, c.name + ": weight gradient");
+    expect_close(ours.bias_grad, theirs.bias_grad, 17, c.name + ": bias gradient");
   }
+}
+
+TEST(OneDnnLinear, OneRowAndABroadcastGradient) {
+  SKIP_WITHOUT_ONEDNN();
+  torch::manual_seed(15);
+  // x of shape [in]; then sum().backward(), whose incoming gradient has zero strides.
+  const auto x = torch::randn({33}), weight = torch::randn({7, 33}), bias = torch::randn({7});
+  const auto ours = run(true, x, weight, bias, torch::randn({7})), theirs = run(false, x, weight, bias, torch::randn({7}));
+  EXPECT_EQ(ours.y.sizes(), (std::vector<int64_t>{7}));
+  expect_close(ours.y, theirs.y, 33, "output");
+  auto xg = x.clone().requires_grad_(true), wg = weight.clone().requires_grad_(true);
+  onednn_linear(xg, wg, bias).sum().backward();
+  const auto x_grad = xg.grad().clone(), w_grad = wg.grad().clone();
+  xg.grad().zero_();
+  wg.grad().zero_();
+  torch::linear(xg, wg, bias).sum().backward();
+  expect_close(x_grad, xg.grad(), 7, "input gradient of sum()");
+  expect_close(w_grad, wg.grad(), 1, "weight gradient of sum()");
 }
 
 TEST(OneDnnLinear, GradientsOnlyForWhatRequiresOne) {
   SKIP_WITHOUT_ONEDNN();
   torch::manual_seed(13);
-  const auto x = torch::randn({5, 8});
-  auto weight = torch::randn({3, 8}).requires_grad_(true), bias = torch::randn({3});  // bias frozen
-  onednn_linear(x, weight, bias).sum().backward();
-  EXPECT_TRUE(weight.grad().defined());
-  EXPECT_FALSE(bias.grad().defined());
-  EXPECT_FALSE(x.grad().defined());
+  // A frozen weight and bias, an input that wants its gradient (a frozen layer above a
+  // trained one): the input gradient as torch::linear's, none for the weight.
+  const auto weight = torch::randn({3, 8}), bias = torch::randn({3});
+  auto x = torch::randn({5, 8}).requires_grad_(true);
+  const auto y = onednn_linear(x, weight, bias);
+  ASSERT_TRUE(y.requires_grad());
+  y.sum().backward();
+  const auto ours = x.grad().clone();
+  x.grad().zero_();
+  torch::linear(x, weight, bias).sum().backward();
+  expect_close(ours, x.grad(), 3, "input gradient");
+  EXPECT_FALSE(weight.grad().defined());
+  // A trained weight, a frozen bias, an input without gradient.
+  auto trained = weight.clone().requires_grad_(true);
+  const auto x_plain = torch::randn({5, 8});
+  onednn_linear(x_plain, trained, bias).sum().backward();
+  const auto first = trained.grad().clone();
+  EXPECT_TRUE(torch::allclose(first, torch::ones({3, 5}).mm(x_plain), 1e-5, 1e-5));
   // A second backward adds to the first, as autograd does for any layer.
-  const auto first = weight.grad().clone();
-  onednn_linear(x, weight, bias).sum().backward();
-  EXPECT_TRUE(torch::allclose(weight.grad(), 2 * first));
+  onednn_linear(x_plain, trained, bias).sum().backward();
+  EXPECT_TRUE(torch::allclose(trained.grad(), 2 * first));
   // Nothing requires one: a plain product, no autograd node.
-  EXPECT_FALSE(onednn_linear(x, weight.detach(), bias).requires_grad());
+  EXPECT_FALSE(onednn_linear(x_plain, weight, bias).requires_grad());
   {
     c10::InferenceMode inference;
-    EXPECT_TRUE(torch::allclose(onednn_linear(x, weight, bias), torch::linear(x, weight, bias), 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(onednn_linear(x_plain, trained, bias), torch::linear(x_plain, trained, bias), 1e-5, 1e-5));
   }
+}
+
+TEST(OneDnnLinear, OutputsTakeInPlaceOperations) {
+  SKIP_WITHOUT_ONEDNN();
+  torch::manual_seed(16);
+  // As torch::linear's: a layer after it may add or clamp in place (add_, relu_).
+  auto weight = torch::randn({6, 4}).requires_grad_(true);
+  const auto x = torch::randn({3, 2, 4});
+  auto y = onednn_linear(x, weight, torch::Tensor());
+  y.add_(1).relu_();
+  y.sum().backward();
+  auto reference_weight = weight.detach().clone().requires_grad_(true);
+  auto reference = torch::linear(x, reference_weight, torch::Tensor());
+  reference.add_(1).relu_();
+  reference.sum().backward();
+  expect_close(y.detach(), reference.detach(), 4, "output");
+  expect_close(weight.grad(), reference_weight.grad(), 6, "weight gradient");
 }
 
 TEST(OneDnnLinear, DeclinesWhatItDoesNotTake) {

@@ -1,7 +1,5 @@
 #include "model/fused_inference.h"
 
-#include <ATen/autocast_mode.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,6 +7,7 @@
 
 #include "model/residual_scheme.h"
 #include "model/thin_linear.h"
+#include "runtime/autocast.h"
 #include "util/vector_clones.h"
 
 namespace headcount {
@@ -43,7 +42,7 @@ bool sublayers_fit(const TransformerLayerImpl& layer) {
 // Whether the stack is in a state the fused paths take: evaluation, no Admin probe, no
 // gradients, no autocast, every layer fitting.
 bool stack_fits(const TransformerStackImpl& stack) {
-  if (stack.is_training() || stack.probe() || torch::GradMode::is_enabled() || at::autocast::is_cpu_enabled())
+  if (stack.is_training() || stack.probe() || torch::GradMode::is_enabled() || cpu_autocast_enabled())
     return false;
   for (const auto& layer : stack.layers)
     if (!sublayers_fit(*layer)) return false;

@@ -1,10 +1,10 @@
 #include "model/onednn_linear.h"
 
-#include <ATen/autocast_mode.h>
-
 #if defined(HEADCOUNT_WITH_ONEDNN)
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
+
+#include "runtime/autocast.h"
 
 namespace headcount {
 
@@ -33,9 +33,9 @@ dnnl::memory::desc matrix_desc(const torch::Tensor& t) {
   return dnnl::memory::desc({t.size(0), t.size(1)}, dnnl::memory::data_type::f32, {t.stride(0), t.stride(1)});
 }
 
-// out [m, n] = a [m, k] b [k, n] (+ bias [n]), out a fresh contiguous tensor. oneDNN keeps
-// the primitives it made in a cache keyed by the shapes, so asking again is a lookup.
-void product(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& bias, torch::Tensor& out) {
+// out [m, n] = a [m, k] b [k, n] (+ bias [n]), out contiguous. oneDNN keeps the
+// primitives it made in a cache keyed by the shapes, so asking again is a lookup.
+void product(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& bias, const torch::Tensor& out) {
   const auto a = dense_matrix(a_in), b = dense_matrix(b_in);
   const auto& engine = cpu_engine();
   const auto a_desc = matrix_desc(a), b_desc = matrix_desc(b), out_desc = matrix_desc(out);
@@ -59,17 +59,21 @@ void product(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::
   stream.wait();
 }
 
-// rows [m, in] weight^T (+ bias) -> [m, out]
-torch::Tensor forward_rows(const torch::Tensor& rows, const torch::Tensor& weight, const torch::Tensor& bias) {
-  auto y = torch::empty({rows.size(0), weight.size(0)}, rows.options());
-  product(rows, weight.t(), bias, y);
-  return y;
+// A fresh tensor shaped like x with its last size changed.
+torch::Tensor sized_like(const torch::Tensor& x, c10::IntArrayRef x_sizes, int64_t last) {
+  auto sizes = x_sizes.vec();
+  sizes.back() = last;
+  return torch::empty(sizes, x.options());
 }
 
-torch::Tensor output_shape(const torch::Tensor& rows, const torch::Tensor& like, int64_t last) {
-  auto sizes = like.sizes().vec();
-  sizes.back() = last;
-  return rows.view(sizes);
+// rows [m, in] weight^T (+ bias) -> [..., out] with the leading sizes of x. The product
+// writes through a [m, out] view of a tensor made for the result, so the result is no
+// view: in-place operations on it are allowed, as on torch::linear's.
+torch::Tensor forward_product(const torch::Tensor& rows, c10::IntArrayRef x_sizes, const torch::Tensor& weight,
+                              const torch::Tensor& bias) {
+  auto y = sized_like(rows, x_sizes, weight.size(0));
+  product(rows, weight.t(), bias, y.view({rows.size(0), weight.size(0)}));
+  return y;
 }
 
 struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
@@ -80,7 +84,7 @@ struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
     context->save_for_backward({rows, weight});
     context->saved_data["input_sizes"] = x.sizes().vec();
     context->saved_data["has_bias"] = bias.has_value();
-    return output_shape(forward_rows(rows, weight, bias ? bias->contiguous() : torch::Tensor()), x, weight.size(0));
+    return forward_product(rows, x.sizes(), weight, bias ? bias->contiguous() : torch::Tensor());
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* context,
@@ -91,9 +95,8 @@ struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
     const auto gradient = gradients[0].reshape({-1, weight.size(0)});
     torch::Tensor input_gradient, weight_gradient, bias_gradient;
     if (context->needs_input_grad(0)) {
-      input_gradient = torch::empty({rows.size(0), weight.size(1)}, rows.options());
-      product(gradient, weight, {}, input_gradient);
-      input_gradient = input_gradient.view(context->saved_data["input_sizes"].toIntVector());
+      input_gradient = torch::empty(context->saved_data["input_sizes"].toIntVector(), rows.options());
+      product(gradient, weight, {}, input_gradient.view({rows.size(0), weight.size(1)}));
     }
     if (context->needs_input_grad(1)) {
       weight_gradient = torch::empty_like(weight, torch::MemoryFormat::Contiguous);
@@ -114,7 +117,7 @@ bool onednn_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, 
   if (!x.defined() || !weight.defined() || !float_cpu(x) || !float_cpu(weight) || weight.dim() != 2) return false;
   if (bias.defined() && (!float_cpu(bias) || bias.dim() != 1 || bias.size(0) != weight.size(0))) return false;
   if (x.dim() < 1 || x.size(-1) != weight.size(1) || x.numel() == 0 || weight.numel() == 0) return false;
-  return !at::autocast::is_cpu_enabled();  // under autocast the product is autocast's to type
+  return !cpu_autocast_enabled();  // under autocast the product is autocast's to type
 }
 
 torch::Tensor onednn_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
@@ -125,8 +128,7 @@ torch::Tensor onednn_linear(const torch::Tensor& x, const torch::Tensor& weight,
     return OneDnnLinearFunction::apply(x, weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt);
   // Inference (evaluation, batched decoding): no autograd node, nothing saved.
   const auto rows = x.reshape({-1, weight.size(1)});
-  return output_shape(forward_rows(rows, weight.contiguous(), bias.defined() ? bias.contiguous() : bias), x,
-                      weight.size(0));
+  return forward_product(rows, x.sizes(), weight, bias.defined() ? bias.contiguous() : bias);
 }
 
 #else  // built without oneDNN's headers: model/linear.h keeps torch::linear

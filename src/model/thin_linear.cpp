@@ -1,8 +1,8 @@
 #include "model/thin_linear.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
+#include "runtime/autocast.h"
 #include "util/vector_clones.h"
 
 namespace headcount {
@@ -36,7 +36,7 @@ bool thin_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, co
     return false;
   const int64_t in = weight.size(1);
   if (x.dim() < 1 || x.size(-1) != in || in == 0 || x.numel() / in > kThinLinearMaxRows) return false;
-  if (at::autocast::is_cpu_enabled()) return false;  // the product is autocast's to type
+  if (cpu_autocast_enabled()) return false;  // the product is autocast's to type
   const bool wants_gradient =
       torch::GradMode::is_enabled() &&
       (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));

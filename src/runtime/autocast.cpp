@@ -29,6 +29,8 @@ void set_dtype(c10::DeviceType type, c10::ScalarType value) {
 
 }  // namespace
 
+bool cpu_autocast_enabled() { return enabled(c10::DeviceType::CPU); }
+
 AutocastScope::AutocastScope(const Runtime& runtime) {
   if (!runtime.mixed()) return;
   active_ = true;

@@ -18,6 +18,9 @@
 
 namespace headcount {
 
+// Whether autocast is on for the CPU in this thread: the products then belong to it.
+bool cpu_autocast_enabled();
+
 class AutocastScope {
  public:
   explicit AutocastScope(const Runtime& runtime);
