@@ -4,6 +4,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
+#include "model/thin_linear.h"
 #include "runtime/autocast.h"
 
 namespace headcount {
@@ -59,19 +60,14 @@ void product(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::
   stream.wait();
 }
 
-// A fresh tensor shaped like x with its last size changed.
-torch::Tensor sized_like(const torch::Tensor& x, c10::IntArrayRef x_sizes, int64_t last) {
-  auto sizes = x_sizes.vec();
-  sizes.back() = last;
-  return torch::empty(sizes, x.options());
-}
-
 // rows [m, in] weight^T (+ bias) -> [..., out] with the leading sizes of x. The product
 // writes through a [m, out] view of a tensor made for the result, so the result is no
 // view: in-place operations on it are allowed, as on torch::linear's.
 torch::Tensor forward_product(const torch::Tensor& rows, c10::IntArrayRef x_sizes, const torch::Tensor& weight,
                               const torch::Tensor& bias) {
-  auto y = sized_like(rows, x_sizes, weight.size(0));
+  auto sizes = x_sizes.vec();
+  sizes.back() = weight.size(0);
+  auto y = torch::empty(sizes, rows.options());
   product(rows, weight.t(), bias, y.view({rows.size(0), weight.size(0)}));
   return y;
 }
@@ -122,9 +118,7 @@ bool onednn_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, 
 
 torch::Tensor onednn_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   TORCH_CHECK(onednn_linear_applies(x, weight, bias), "onednn_linear: shapes, types or autocast state it does not take");
-  const bool wants_gradient = torch::GradMode::is_enabled() &&
-                              (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
-  if (wants_gradient)
+  if (product_wants_gradient(x, weight, bias))
     return OneDnnLinearFunction::apply(x, weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt);
   // Inference (evaluation, batched decoding): no autograd node, nothing saved.
   const auto rows = x.reshape({-1, weight.size(1)});

@@ -6,9 +6,9 @@
 // shapes a deep single-head model is made of (one side 64-512) the packing and its
 // threads cost as much as the multiply-adds; oneDNN's product, the library LibTorch
 // itself uses for bf16, takes the same shapes without that cost (a deep model's training
-// update 20% faster: docs/benchmarks.md, "Linear layers through oneDNN"). The backward is the two products
-// torch::linear's backward would run (input gradient, weight gradient) on the same
-// library, and the bias gradient as a column sum.
+// update 20% faster: docs/benchmarks.md, "Linear layers through oneDNN"). The backward is
+// the two products torch::linear's backward would run (input gradient, weight gradient)
+// on the same library, and the bias gradient as a column sum.
 //
 // Built only where oneDNN's headers were found (Debian: libdnnl-dev); elsewhere, and for
 // anything but float32 CPU tensors with autocast off, onednn_linear_applies says no and

@@ -30,6 +30,11 @@ bool float_cpu_contiguous(const torch::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
 }
 
+bool product_wants_gradient(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  return torch::GradMode::is_enabled() &&
+         (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+}
+
 bool thin_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (!float_cpu_contiguous(x) || !float_cpu_contiguous(weight) || weight.dim() != 2) return false;
   if (bias.defined() && (!float_cpu_contiguous(bias) || bias.dim() != 1 || bias.size(0) != weight.size(0)))
@@ -37,10 +42,7 @@ bool thin_linear_applies(const torch::Tensor& x, const torch::Tensor& weight, co
   const int64_t in = weight.size(1);
   if (x.dim() < 1 || x.size(-1) != in || in == 0 || x.numel() / in > kThinLinearMaxRows) return false;
   if (cpu_autocast_enabled()) return false;  // the product is autocast's to type
-  const bool wants_gradient =
-      torch::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
-  return !wants_gradient;
+  return !product_wants_gradient(x, weight, bias);
 }
 
 torch::Tensor thin_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {

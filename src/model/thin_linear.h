@@ -20,6 +20,11 @@ inline constexpr int64_t kThinLinearMaxRows = 8;
 // loops here and in model/fused_inference.h read.
 bool float_cpu_contiguous(const torch::Tensor& t);
 
+// Whether autograd wants gradients of the product x weight^T + bias: grad mode on and an
+// operand (bias undefined or not) requiring one. The few-rows path declines then; the
+// oneDNN one builds its autograd node only then.
+bool product_wants_gradient(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
 // Whether thin_linear can compute this product: CPU float32 tensors, x contiguous with at
 // most kThinLinearMaxRows rows of weight's width, weight (and bias) contiguous, no
 // gradient wanted (no-grad or inference mode, or nothing requiring one), autocast off.
