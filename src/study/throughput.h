@@ -31,7 +31,8 @@ StepTiming measure_training_step(const StepShape& shape, const Runtime& runtime 
 StepTiming measure_decoding(const StepShape& shape, const Runtime& runtime = {});
 
 // The best GFLOP/s of a large square matrix product in the runtime's precision (fp32, or
-// bf16/fp16 tensors) on its device and threads: the peak an MFU figure is a fraction of.
+// bf16/fp16 tensors) on its device and threads, through LibTorch's mm and through the
+// linear layers' own product, whichever is faster: the peak an MFU figure is a fraction of.
 double measure_matmul_peak_gflops(const Runtime& runtime);
 
 }  // namespace headcount
