@@ -7,6 +7,7 @@
 
 #include "model/dropout.h"
 #include "model/dropout_mask.h"
+#include "util/lane_sum.h"
 #include "util/vector_clones.h"
 
 namespace headcount {
@@ -62,34 +63,6 @@ template <typename T>
   const uint32_t threshold = mask.threshold();
 #pragma omp simd
   for (int64_t j = 0; j < d; ++j) row[j] *= mask.hash(static_cast<uint32_t>(first + j)) >= threshold ? keep : T(0);
-}
-
-// sum over j < d of element(j), in kLanes partial sums that the compiler keeps in one
-// vector register, then added pairwise. Why not `omp simd reduction(+)`: GCC ends that
-// with the lanes stored and added one by one, a chain of 16 dependent scalar adds, which
-// at d = 64 cost more than the row's arithmetic (a deep model's rows are that narrow).
-constexpr int64_t kLanes = 16;
-
-// The upper half of the first 2 * Width lanes added onto the lower (constant bounds, so
-// each step is a few vector instructions).
-template <int64_t Width, typename T>
-[[gnu::always_inline]] inline void fold_lanes(T* lanes) {
-  for (int64_t l = 0; l < Width; ++l) lanes[l] += lanes[l + Width];
-}
-
-template <typename T, typename Element>
-[[gnu::always_inline]] inline T lane_sum(int64_t d, Element element) {
-  T lanes[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= d; j += kLanes)
-#pragma omp simd
-    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += element(j + l);
-  for (int64_t l = 0; j + l < d; ++l) lanes[l] += element(j + l);
-  fold_lanes<kLanes / 2>(lanes);
-  fold_lanes<kLanes / 4>(lanes);
-  fold_lanes<kLanes / 8>(lanes);
-  fold_lanes<kLanes / 16>(lanes);
-  return lanes[0];
 }
 
 template <typename T>
