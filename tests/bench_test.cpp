@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "study/reference_step.h"
 #include "study/throughput.h"
 #include "test_support.h"
+#include "util/process.h"
 
 namespace headcount {
 namespace {
@@ -124,6 +126,29 @@ TEST(ReferenceStep, AFailingReferenceIsReportedWithItsOutput) {
     EXPECT_NE(message.find("exit status 1"), std::string::npos) << message;
     EXPECT_NE(message.find("--python"), std::string::npos) << message;
   }
+}
+
+// The command itself: --no-peak leaves the peak probe out (under callgrind its products
+// would take many minutes) and says so, in the JSON object and in the sentence.
+TEST(BenchCommand, NoPeakLeavesTheProbeOutAndSaysSo) {
+  const auto dir = testing::fresh_dir("hc_bench", "no_peak");
+  const std::vector<std::string> tiny{HEADCOUNT_BINARY, "--threads", "1", "bench", "decode", "--encoder-layers", "1",
+                                      "--decoder-layers", "1", "--heads", "2", "--head-dim", "4", "--d-model", "8",
+                                      "--ffn", "16", "--batch", "1", "--source-length", "3", "--steps", "1", "--no-peak"};
+  auto last_line = [](std::string text) {  // anything LibTorch printed to stderr comes first
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text.substr(text.rfind('\n') + 1);  // npos + 1 is 0: a single line
+  };
+  auto as_json = tiny;
+  as_json.push_back("--json");
+  ASSERT_EQ(wait_for_process(start_process(as_json, dir + "/json.log")), 0) << testing::read_text(dir + "/json.log");
+  const auto result = nlohmann::json::parse(last_line(testing::read_text(dir + "/json.log")));
+  EXPECT_EQ(result["peak_gflops"].get<double>(), 0);
+  EXPECT_EQ(result["mfu"].get<double>(), 0);
+  EXPECT_GT(result["step_ms"].get<double>(), 0);
+  ASSERT_EQ(wait_for_process(start_process(tiny, dir + "/line.log")), 0);
+  EXPECT_NE(testing::read_text(dir + "/line.log").find("GFLOP/s (peak not measured);"), std::string::npos)
+      << testing::read_text(dir + "/line.log");
 }
 
 }  // namespace

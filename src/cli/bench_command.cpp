@@ -23,7 +23,7 @@ struct BenchRequest {
   StepShape given;  // the numbers given on the command line, laid over the named shape
   std::string scheme = "post-ln", device = "cpu", precision = "fp32";
   int64_t rounds = 1;
-  bool json = false, reference = false;
+  bool json = false, reference = false, skip_peak = false;
   std::string python = "python3", reference_script;
 };
 
@@ -107,7 +107,7 @@ nlohmann::json run_bench(const BenchRequest& request, const std::string& label, 
     timings.push_back(training ? measure_training_step(shape, runtime) : measure_decoding(shape, runtime));
   }
   // After the timed calls, so the peak device memory above is the model's, not the probe's.
-  const double peak = measure_matmul_peak_gflops(runtime);
+  const double peak = request.skip_peak ? 0.0 : measure_matmul_peak_gflops(runtime);
   auto rounds_of = [&](auto field) {
     std::vector<double> values;
     for (const auto& t : timings) values.push_back(t.*field);
@@ -137,14 +137,16 @@ nlohmann::json run_bench(const BenchRequest& request, const std::string& label, 
 
 std::string human_line(const nlohmann::json& r) {
   const bool training = r["mode"] == "train";
+  const double peak = r["peak_gflops"].get<double>();
+  const auto against_peak = peak > 0 ? fmt::format(" = {:.1f}% of a measured {:.1f} GFLOP/s", 100 * r["mfu"].get<double>(), peak)
+                                     : std::string(" (peak not measured)");
   auto line = fmt::format(
-      "{} {} ({}, {}, {} thread{}): {:.1f} ms/{}, {:.0f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of a measured {:.1f} "
-      "GFLOP/s; {} parameters; peak RSS {:.0f} MiB ({:+.1f} MiB over the timed calls)",
+      "{} {} ({}, {}, {} thread{}): {:.1f} ms/{}, {:.0f} tokens/s, {:.1f} GFLOP/s{}; {} parameters; peak RSS {:.0f} "
+      "MiB ({:+.1f} MiB over the timed calls)",
       r["mode"].get<std::string>(), r["shape"]["name"].get<std::string>(), r["precision"].get<std::string>(),
       r["device"].get<std::string>(), r["threads"].get<int>(), r["threads"].get<int>() == 1 ? "" : "s", r["step_ms"].get<double>(),
-      training ? "update" : "batch", r["tokens_per_s"].get<double>(), r["gflops"].get<double>(),
-      100 * r["mfu"].get<double>(), r["peak_gflops"].get<double>(), r["parameters"].get<int64_t>(),
-      r["peak_rss_mib"].get<double>(), r["rss_growth_mib"].get<double>());
+      training ? "update" : "batch", r["tokens_per_s"].get<double>(), r["gflops"].get<double>(), against_peak,
+      r["parameters"].get<int64_t>(), r["peak_rss_mib"].get<double>(), r["rss_growth_mib"].get<double>());
   if (r.contains("reference_error"))
     line += "\n" + r["reference_error"].get<std::string>();
   if (r.contains("reference"))
@@ -178,6 +180,9 @@ Subcommand add_bench_command(CLI::App& app) {
   sub->add_option("--python", request->python, "the Python that runs the reference (needs PyTorch; default python3)");
   sub->add_option("--reference-script", request->reference_script, "the reference script (default: found next to "
                                                                      "the program or under the current folder)");
+  sub->add_flag("--no-peak", request->skip_peak,
+                "do not measure the machine's peak (peak_gflops and mfu are then 0): for runs under an instruction "
+                "counter such as callgrind, where the probe's JIT-compiled products take many minutes");
   sub->add_flag("--json", request->json, "one JSON object instead of a sentence");
   return {sub, [request, sub]() -> int {
             if (request->reference && request->mode != "train")
