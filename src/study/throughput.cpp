@@ -120,7 +120,7 @@ double measure_matmul_peak_gflops(const Runtime& runtime) {
   if (runtime.precision == Precision::Fp16) dtype = torch::kHalf;
   const auto options = torch::TensorOptions(runtime.device).dtype(dtype);
   const auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
-  auto c = torch::mm(a, b);
+  auto c = torch::empty({n, n}, options);  // mm_out's result; each product warms up below
   const double flops = 2.0 * static_cast<double>(n) * n * n;
   // Both the library's matrix product and the one the linear layers call (model/linear.h:
   // oneDNN for fp32 on a CPU, where LibTorch's mm is the BLAS's): the peak is the faster.
