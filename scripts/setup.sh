@@ -15,6 +15,7 @@ packages=(
   sentencepiece                        # spm_train/spm_encode/spm_decode (see src/data/tokenizer.h)
   libgtest-dev
   gnuplot-nox                          # figures of the study report
+  libgoogle-perftools-dev              # tcmalloc, the program's memory allocator (runtime/allocator.h)
 )
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "runtime/allocator.h"
 #include "study/reference_step.h"
 #include "study/throughput.h"
 #include "test_support.h"
@@ -130,7 +131,9 @@ TEST(ReferenceStep, AFailingReferenceIsReportedWithItsOutput) {
 
 // The command itself: --no-peak leaves the peak probe out (under callgrind its products
 // would take many minutes) and says so, in the JSON object and in the sentence.
-TEST(BenchCommand, NoPeakLeavesTheProbeOutAndSaysSo) {
+TEST(MemoryAllocator, IsTheOneTheBuildLinked) { EXPECT_EQ(memory_allocator_name(), HEADCOUNT_EXPECTED_ALLOCATOR); }
+
+TEST(BenchCommand, NoPeakLeavesTheProbeOutAndSaysSoAndNamesTheAllocator) {
   const auto dir = testing::fresh_dir("hc_bench", "no_peak");
   const std::vector<std::string> tiny{HEADCOUNT_BINARY, "--threads", "1", "bench", "decode", "--encoder-layers", "1",
                                       "--decoder-layers", "1", "--heads", "2", "--head-dim", "4", "--d-model", "8",
@@ -146,6 +149,8 @@ TEST(BenchCommand, NoPeakLeavesTheProbeOutAndSaysSo) {
   EXPECT_EQ(result["peak_gflops"].get<double>(), 0);
   EXPECT_EQ(result["mfu"].get<double>(), 0);
   EXPECT_GT(result["step_ms"].get<double>(), 0);
+  // The program runs on the allocator the build linked into it (runtime/allocator.h).
+  EXPECT_EQ(result["allocator"].get<std::string>(), HEADCOUNT_EXPECTED_ALLOCATOR);
   ASSERT_EQ(wait_for_process(start_process(tiny, dir + "/line.log")), 0);
   EXPECT_NE(testing::read_text(dir + "/line.log").find("GFLOP/s (peak not measured);"), std::string::npos)
       << testing::read_text(dir + "/line.log");

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "runtime/allocator.h"
 #include "study/reference_step.h"
 #include "study/throughput.h"
 
@@ -121,7 +122,7 @@ nlohmann::json run_bench(const BenchRequest& request, const std::string& label, 
       {"tokens_per_s", median(rounds_of(&StepTiming::tokens_per_s))}, {"gflops", gflops}, {"peak_gflops", peak},
       {"mfu", peak > 0 ? gflops / peak : 0.0}, {"threads", threads}, {"residual", request.scheme},
       {"device", runtime.device.str()}, {"precision", to_string(runtime.precision)},
-      {"peak_rss_mib", timings.back().peak_resident_mib},
+      {"allocator", memory_allocator_name()}, {"peak_rss_mib", timings.back().peak_resident_mib},
       {"rss_growth_mib", timings.back().resident_at_end_mib - timings.back().resident_after_warmup_mib},
       {"peak_device_memory_mib", timings.back().peak_device_memory_mib}};
   if (!reference_error.empty()) result["reference_error"] = reference_error;
@@ -141,10 +142,11 @@ std::string human_line(const nlohmann::json& r) {
   const auto against_peak = peak > 0 ? fmt::format(" = {:.1f}% of a measured {:.1f} GFLOP/s", 100 * r["mfu"].get<double>(), peak)
                                      : std::string(" (peak not measured)");
   auto line = fmt::format(
-      "{} {} ({}, {}, {} thread{}): {:.1f} ms/{}, {:.0f} tokens/s, {:.1f} GFLOP/s{}; {} parameters; peak RSS {:.0f} "
-      "MiB ({:+.1f} MiB over the timed calls)",
+      "{} {} ({}, {}, {} thread{}, allocator {}): {:.1f} ms/{}, {:.0f} tokens/s, {:.1f} GFLOP/s{}; {} parameters; peak "
+      "RSS {:.0f} MiB ({:+.1f} MiB over the timed calls)",
       r["mode"].get<std::string>(), r["shape"]["name"].get<std::string>(), r["precision"].get<std::string>(),
-      r["device"].get<std::string>(), r["threads"].get<int>(), r["threads"].get<int>() == 1 ? "" : "s", r["step_ms"].get<double>(),
+      r["device"].get<std::string>(), r["threads"].get<int>(), r["threads"].get<int>() == 1 ? "" : "s",
+      r["allocator"].get<std::string>(), r["step_ms"].get<double>(),
       training ? "update" : "batch", r["tokens_per_s"].get<double>(), r["gflops"].get<double>(), against_peak,
       r["parameters"].get<int64_t>(), r["peak_rss_mib"].get<double>(), r["rss_growth_mib"].get<double>());
   if (r.contains("reference_error"))
