@@ -113,6 +113,20 @@ TEST(Compare, TinyGridRunsEndToEndIntoAReport) {
   EXPECT_NE(testing::read_text(dir + "/study/figures/data/gain_admin.dat").find("\n1 0 0 0\n2 "), std::string::npos);
 }
 
+// A grid trained in bf16 is timed in bf16 too, as `translate` decodes it (autocast around
+// the inference timing): the rows are there for both architectures, and the runs' configs
+// say bf16.
+TEST(Compare, Bf16GridTimesItsInferenceInItsPrecision) {
+  const auto dir = write_tiny_preset("bf16", ", train.precision: bf16");
+  std::ostringstream log;
+  const auto results = compare(request_for(dir), log);
+  ASSERT_EQ(results["runs"].size(), 4u) << log.str();
+  for (const auto& run : results["runs"]) EXPECT_EQ(run["status"], "finished") << run.dump();
+  EXPECT_EQ(load_config(dir + "/study/configs/4L-1H-admin-s3.yaml", {}).train.precision, Precision::Bf16);
+  ASSERT_EQ(results["inference"].size(), 4u) << log.str();
+  for (const auto& row : results["inference"]) EXPECT_GT(row["tokens_per_s"].get<double>(), 0) << row.dump();
+}
+
 TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   const auto dir = write_tiny_preset("resume", "");
   auto request = request_for(dir);

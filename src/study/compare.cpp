@@ -107,7 +107,7 @@ nlohmann::json compare(const CompareRequest& request, std::ostream& log) {
   // Inference speed: one trained model per architecture, all measured in this process.
   if (grid_complete) {
     set_compute_threads(threads);
-    results.inference = measure_grid_inference(results.runs, preset.inference, runtime.device);
+    results.inference = measure_grid_inference(results.runs, preset.inference, runtime);
     for (const auto& row : results.inference)
       log << fmt::format("inference {} batch {:>3} length {:>3}: {:.1f} ms, {:.0f} tokens/s\n", row.architecture,
                          row.batch, row.length, row.median_ms, row.tokens_per_s);

@@ -10,6 +10,7 @@
 
 #include "data/vocabulary.h"
 #include "model/checkpoint.h"
+#include "runtime/autocast.h"
 
 namespace headcount {
 namespace {
@@ -74,7 +75,7 @@ std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models,
 }
 
 std::vector<InferenceRow> measure_grid_inference(const std::vector<RunRow>& runs, const InferenceGrid& grid,
-                                                 const torch::Device& device) {
+                                                 const Runtime& runtime) {
   std::map<int64_t, std::string> checkpoint_of_heads;
   for (const auto& row : runs)
     for (const char* name : {"checkpoint_best.pt", "checkpoint_last.pt"}) {
@@ -86,12 +87,13 @@ std::vector<InferenceRow> measure_grid_inference(const std::vector<RunRow>& runs
   std::vector<std::string> architectures;
   std::vector<Transformer> models;
   for (auto it = checkpoint_of_heads.rbegin(); it != checkpoint_of_heads.rend(); ++it) {
-    models.push_back(load_checkpoint(it->second, device).model);
+    models.push_back(load_checkpoint(it->second, runtime.device).model);
     const auto& c = models.back()->config();
     heads.push_back(it->first);
     architectures.push_back(fmt::format("{}L-{}H", c.has_encoder() ? c.encoder.layers : c.decoder.layers, it->first));
   }
   std::vector<std::vector<InferenceRow>> by_model(models.size());
+  const AutocastScope mixed_precision(runtime);
   for (int64_t batch : grid.batch_sizes)
     for (int64_t length : grid.lengths) {
       const auto timings = measure_inference(models, batch, length, grid.repeats);

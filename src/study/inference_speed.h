@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/transformer.h"
+#include "runtime/runtime.h"
 #include "study/preset.h"
 #include "study/results.h"
 
@@ -35,9 +36,10 @@ std::vector<InferenceTiming> measure_inference(std::vector<Transformer>& models,
                                                int64_t rounds);
 
 // One trained model per architecture of the runs (the first run with a best checkpoint, or
-// else a last one), loaded onto device and timed at every batch size and length of the
-// grid. Rows grouped by architecture, the shallow model (most heads) first.
+// else a last one), loaded onto the runtime's device and timed at every batch size and
+// length of the grid, under the runtime's precision as `translate` decodes (autocast for
+// bf16 and fp16). Rows grouped by architecture, the shallow model (most heads) first.
 std::vector<InferenceRow> measure_grid_inference(const std::vector<RunRow>& runs, const InferenceGrid& grid,
-                                                 const torch::Device& device);
+                                                 const Runtime& runtime);
 
 }  // namespace headcount
