@@ -129,10 +129,12 @@ TEST(ReferenceStep, AFailingReferenceIsReportedWithItsOutput) {
   }
 }
 
-// The command itself: --no-peak leaves the peak probe out (under callgrind its products
-// would take many minutes) and says so, in the JSON object and in the sentence.
+// The tests run on the allocator the build linked into them (runtime/allocator.h).
 TEST(MemoryAllocator, IsTheOneTheBuildLinked) { EXPECT_EQ(memory_allocator_name(), HEADCOUNT_EXPECTED_ALLOCATOR); }
 
+// The command itself: --no-peak leaves the peak probe out (under callgrind its products
+// would take many minutes) and says so, in the JSON object and in the sentence; the JSON
+// names the allocator the program runs on.
 TEST(BenchCommand, NoPeakLeavesTheProbeOutAndSaysSoAndNamesTheAllocator) {
   const auto dir = testing::fresh_dir("hc_bench", "no_peak");
   const std::vector<std::string> tiny{HEADCOUNT_BINARY, "--threads", "1", "bench", "decode", "--encoder-layers", "1",
