@@ -4,7 +4,8 @@
 // a broadcast incoming gradient; gradients only for what requires one; in-place
 // operations on the output; when it declines (other types, autocast, wrong widths, no
 // rows); the Linear layer and the output layers taking it for training batches and
-// leaving a few rows to the BLAS. Skipped where the program was built without oneDNN.
+// leaving a few rows to the BLAS; small weight gradients split by rows among threads.
+// Skipped where the program was built without oneDNN.
 #include <ATen/autocast_mode.h>
 
 #include <functional>
@@ -120,6 +121,34 @@ TEST(OneDnnLinear, OneRowAndABroadcastGradient) {
   torch::linear(xg, wg, bias).sum().backward();
   expect_close(x_grad, xg.grad(), 7, "input gradient of sum()");
   expect_close(w_grad, wg.grad(), 1, "weight gradient of sum()");
+}
+
+// Enough rows for a small weight gradient to be split into one share of rows per thread
+// (2,201 rows: uneven shares for 2 and 3 threads), a broadcast incoming gradient among
+// them: the gradients match torch::linear's at 1-3 threads, and repeat bit for bit at the
+// same thread count.
+TEST(OneDnnLinear, WeightGradientsSplitByRowsMatchAndRepeat) {
+  SKIP_WITHOUT_ONEDNN();
+  torch::manual_seed(16);
+  const int threads = torch::get_num_threads();
+  const auto x = torch::randn({2201, 24}), weight = torch::randn({40, 24}), bias = torch::randn({40});
+  const auto upstream = torch::randn({2201, 40});
+  for (int thread_count : {1, 2, 3}) {
+    torch::set_num_threads(thread_count);
+    const std::string name = std::to_string(thread_count) + " threads";
+    const auto ours = run(true, x, weight, bias, upstream), theirs = run(false, x, weight, bias, upstream);
+    expect_close(ours.weight_grad, theirs.weight_grad, 2201, name + ": weight gradient");
+    expect_close(ours.bias_grad, theirs.bias_grad, 2201, name + ": bias gradient");
+    expect_close(ours.x_grad, theirs.x_grad, 40, name + ": input gradient");
+    const auto again = run(true, x, weight, bias, upstream);
+    EXPECT_TRUE(torch::equal(again.weight_grad, ours.weight_grad)) << name;
+    EXPECT_TRUE(torch::equal(again.bias_grad, ours.bias_grad)) << name;
+    auto wg = weight.clone().requires_grad_(true), bg = bias.clone().requires_grad_(true);
+    onednn_linear(x, wg, bg).sum().backward();  // an incoming gradient of zero strides
+    EXPECT_TRUE(torch::allclose(wg.grad(), x.sum(0).expand({40, 24}), 1e-5, 1e-3)) << name;
+    EXPECT_TRUE(torch::allclose(bg.grad(), torch::full({40}, 2201.0))) << name;
+  }
+  torch::set_num_threads(threads);
 }
 
 TEST(OneDnnLinear, GradientsOnlyForWhatRequiresOne) {

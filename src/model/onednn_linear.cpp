@@ -4,8 +4,14 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
 #include "model/thin_linear.h"
 #include "runtime/autocast.h"
+#include "util/vector_clones.h"
 
 namespace headcount {
 
@@ -72,6 +78,73 @@ torch::Tensor forward_product(const torch::Tensor& rows, c10::IntArrayRef x_size
   return y;
 }
 
+// A weight gradient gradient^T rows sums over all the batch's rows, into a small matrix
+// (64 x 64 in the demo's deep model). oneDNN 2.6 shares a product among threads by blocks
+// of its result, so such a product ran on one thread while the other waited: 0.128 ms on
+// one thread, 0.116 ms on two (docs/benchmarks.md, "Weight gradients split by rows").
+// Up to this many elements the rows are split into one share per thread instead, each
+// summed into a partial of its own by a one-thread product; larger results have blocks
+// enough for every thread, and their partials would cost memory.
+constexpr int64_t kSplitWeightGradientMaxElements = 256 * 256;
+// The fewest rows a share takes: fewer, and a product call costs more than it sums.
+constexpr int64_t kMinRowsPerShare = 256;
+
+int64_t weight_gradient_shares(int64_t rows, int64_t elements) {
+  if (elements > kSplitWeightGradientMaxElements) return 1;
+  return std::clamp<int64_t>(rows / kMinRowsPerShare, 1, at::get_num_threads());
+}
+
+// sums[j] += the column sums of rows [count, width], row after row.
+HEADCOUNT_VECTOR_CLONES void add_column_sums(const float* rows, int64_t count, int64_t width, float* sums) {
+  for (int64_t r = 0; r < count; ++r) {
+    const float* __restrict row = rows + r * width;
+    float* __restrict target = sums;
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) target[j] += row[j];
+  }
+}
+
+// weight_gradient [out, in] = gradient^T [out, m] rows [m, in], and the bias gradient, the
+// column sums of gradient, where bias_gradient is given. Split into shares of rows where
+// weight_gradient_shares says so, their partials added in share order: the same thread
+// count gives the same sums, bit for bit, another may differ in the last bits (as the
+// BLAS's and oneDNN's own blockings do).
+void weight_and_bias_gradients(const torch::Tensor& gradient, const torch::Tensor& rows,
+                               const torch::Tensor& weight_gradient, torch::Tensor* bias_gradient) {
+  const int64_t m = rows.size(0), out = weight_gradient.size(0), in = weight_gradient.size(1);
+  const int64_t shares = weight_gradient_shares(m, out * in);
+  if (shares == 1) {
+    product(gradient.t(), rows, {}, weight_gradient);
+    if (bias_gradient) *bias_gradient = gradient.sum(0);
+    return;
+  }
+  const auto g = gradient.contiguous();
+  const auto partials = torch::empty({shares - 1, out, in}, weight_gradient.options());
+  const auto column_sums = torch::zeros({shares, out}, weight_gradient.options());
+  std::vector<torch::Tensor> share_gradients, share_rows, share_results;
+  for (int64_t s = 0; s < shares; ++s) {
+    const int64_t begin = m * s / shares, end = m * (s + 1) / shares;
+    share_gradients.push_back(g.narrow(0, begin, end - begin));
+    share_rows.push_back(rows.narrow(0, begin, end - begin));
+    share_results.push_back(s == 0 ? weight_gradient : partials[s - 1]);
+  }
+  // Inside this parallel region oneDNN runs each product on the calling thread.
+  at::parallel_for(0, shares, 1, [&](int64_t first, int64_t last) {
+    for (int64_t s = first; s < last; ++s) {
+      product(share_gradients[s].t(), share_rows[s], {}, share_results[s]);
+      if (bias_gradient)
+        add_column_sums(share_gradients[s].data_ptr<float>(), share_gradients[s].size(0), out,
+                        column_sums[s].data_ptr<float>());
+    }
+  });
+  float* total = weight_gradient.data_ptr<float>();
+  for (int64_t s = 1; s < shares; ++s)
+    add_column_sums(partials[s - 1].data_ptr<float>(), 1, out * in, total);
+  if (!bias_gradient) return;
+  *bias_gradient = torch::zeros({out}, weight_gradient.options());
+  add_column_sums(column_sums.data_ptr<float>(), shares, out, bias_gradient->data_ptr<float>());
+}
+
 struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
   // The bias as an optional: autograd registers an input only when it holds a tensor.
   static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& x,
@@ -94,11 +167,13 @@ struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
       input_gradient = torch::empty(context->saved_data["input_sizes"].toIntVector(), rows.options());
       product(gradient, weight, {}, input_gradient.view({rows.size(0), weight.size(1)}));
     }
+    const bool wants_bias = context->saved_data["has_bias"].toBool() && context->needs_input_grad(2);
     if (context->needs_input_grad(1)) {
       weight_gradient = torch::empty_like(weight, torch::MemoryFormat::Contiguous);
-      product(gradient.t(), rows, {}, weight_gradient);
+      weight_and_bias_gradients(gradient, rows, weight_gradient, wants_bias ? &bias_gradient : nullptr);
+    } else if (wants_bias) {
+      bias_gradient = gradient.sum(0);
     }
-    if (context->saved_data["has_bias"].toBool() && context->needs_input_grad(2)) bias_gradient = gradient.sum(0);
     return {input_gradient, weight_gradient, bias_gradient};
   }
 };
