@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "model/dropout.h"
@@ -117,12 +118,30 @@ template <typename T>
   for (int64_t j = 0; j < d; ++j) weight_grad[j] += sum_grad[j] * x[j];
 }
 
+// The row loops below are compiled for the common model widths as constants (Width > 0)
+// and once for any width (Width = 0). Why: a row of 64 is four 16-lane vectors, and with
+// its width unknown every loop over it pays its set-up and remainder checks, and the
+// LayerNorm's dependent sums leave the core waiting; with the width known the loops
+// unroll and the rows overlap (docs/benchmarks.md, "Weight gradients split by rows").
+template <typename Call>
+void with_width(int64_t width, Call call) {
+  switch (width) {
+    case 64: return call(std::integral_constant<int64_t, 64>());
+    case 128: return call(std::integral_constant<int64_t, 128>());
+    case 256: return call(std::integral_constant<int64_t, 256>());
+    case 512: return call(std::integral_constant<int64_t, 512>());
+    case 768: return call(std::integral_constant<int64_t, 768>());
+    case 1024: return call(std::integral_constant<int64_t, 1024>());
+    default: return call(std::integral_constant<int64_t, 0>());
+  }
+}
+
 // out: the step's result; normalized and rstd (LayerNorm only) are kept for backward, and
 // are nullptr when nothing will run backward (decoding, evaluation).
-template <typename T>
+template <typename T, int64_t Width>
 HEADCOUNT_VECTOR_CLONES void forward_rows(const Step<T>& s, const T* x, const T* update, T* out, T* normalized,
                                           T* rstd, int64_t begin, int64_t end) {
-  const int64_t d = s.width;
+  const int64_t d = Width > 0 ? Width : s.width;
   for (int64_t r = begin; r < end; ++r) {
     const int64_t base = r * d;
     T* sum = normalized ? normalized + base : out + base;
@@ -136,18 +155,20 @@ HEADCOUNT_VECTOR_CLONES void forward_rows(const Step<T>& s, const T* x, const T*
 template <typename T>
 void residual_forward(const Step<T>& s, const T* x, const T* update, T* out, T* normalized, T* rstd) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.width));
-  at::parallel_for(0, s.rows, grain, [&](int64_t begin, int64_t end) {
-    forward_rows(s, x, update, out, normalized, rstd, begin, end);
+  with_width(s.width, [&](auto width) {
+    at::parallel_for(0, s.rows, grain, [&](int64_t begin, int64_t end) {
+      forward_rows<T, decltype(width)::value>(s, x, update, out, normalized, rstd, begin, end);
+    });
   });
 }
 
 // Per-block partial sums of the parameter gradients: [blocks][3][width] (gamma, beta, w).
 // x is needed only for w's gradient (nullptr: w is a constant).
-template <typename T>
+template <typename T, int64_t Width>
 HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const T* normalized, const T* rstd,
                                              const T* grad, T* x_grad, T* update_grad, T* partials,
                                              int64_t first_block, int64_t last_block) {
-  const int64_t d = s.width;
+  const int64_t d = Width > 0 ? Width : s.width;
   for (int64_t block = first_block; block < last_block; ++block) {
     T* gamma_grad = partials + block * 3 * d;
     T* beta_grad = gamma_grad + d;
@@ -171,8 +192,11 @@ void residual_backward(const Step<T>& s, const T* x, const T* normalized, const 
                        T* update_grad, T* partials) {
   const int64_t blocks = (s.rows + kRowsPerBlock - 1) / kRowsPerBlock;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.width * kRowsPerBlock));
-  at::parallel_for(0, blocks, grain, [&](int64_t first_block, int64_t last_block) {
-    backward_blocks(s, x, normalized, rstd, grad, x_grad, update_grad, partials, first_block, last_block);
+  with_width(s.width, [&](auto width) {
+    at::parallel_for(0, blocks, grain, [&](int64_t first_block, int64_t last_block) {
+      backward_blocks<T, decltype(width)::value>(s, x, normalized, rstd, grad, x_grad, update_grad, partials,
+                                                 first_block, last_block);
+    });
   });
 }
 
