@@ -83,9 +83,10 @@ torch::Tensor forward_product(const torch::Tensor& rows, c10::IntArrayRef x_size
 // of its result, so such a product ran on one thread while the other waited: 0.128 ms on
 // one thread, 0.116 ms on two (docs/benchmarks.md, "Weight gradients split by rows").
 // Up to this many elements the rows are split into one share per thread instead, each
-// summed into a partial of its own by a one-thread product; larger results have blocks
+// summed into a partial of its own by a one-thread product (at d 512, 192 x 512 and
+// 256 x 512 results too ran at 60-70% of two threads' speed); larger results have blocks
 // enough for every thread, and their partials would cost memory.
-constexpr int64_t kSplitWeightGradientMaxElements = 256 * 256;
+constexpr int64_t kSplitWeightGradientMaxElements = 512 * 512;
 // The fewest rows a share takes: fewer, and a product call costs more than it sums.
 constexpr int64_t kMinRowsPerShare = 256;
 
@@ -137,9 +138,13 @@ void weight_and_bias_gradients(const torch::Tensor& gradient, const torch::Tenso
                         column_sums[s].data_ptr<float>());
     }
   });
+  // The partials added element by element in share order, the elements shared out.
   float* total = weight_gradient.data_ptr<float>();
-  for (int64_t s = 1; s < shares; ++s)
-    add_column_sums(partials[s - 1].data_ptr<float>(), 1, out * in, total);
+  const float* partial = partials.data_ptr<float>();
+  at::parallel_for(0, out * in, 16384, [&](int64_t begin, int64_t end) {
+    for (int64_t s = 1; s < shares; ++s)
+      add_column_sums(partial + (s - 1) * out * in + begin, 1, end - begin, total + begin);
+  });
   if (!bias_gradient) return;
   *bias_gradient = torch::zeros({out}, weight_gradient.options());
   add_column_sums(column_sums.data_ptr<float>(), shares, out, bias_gradient->data_ptr<float>());
