@@ -80,8 +80,8 @@ torch::Tensor forward_product(const torch::Tensor& rows, c10::IntArrayRef x_size
 
 // A weight gradient gradient^T rows sums over all the batch's rows, into a small matrix
 // (64 x 64 in the demo's deep model). oneDNN 2.6 shares a product among threads by blocks
-// of its result, so such a product ran on one thread while the other waited: 0.128 ms on
-// one thread, 0.116 ms on two (docs/benchmarks.md, "Weight gradients split by rows").
+// of its result, so such a product ran on one thread while the other waited: 0.125 ms on
+// one thread, 0.138 ms on two (docs/benchmarks.md, "Weight gradients split by rows").
 // Up to this many elements the rows are split into one share per thread instead, each
 // summed into a partial of its own by a one-thread product (at d 512, 192 x 512 and
 // 256 x 512 results too ran at 60-70% of two threads' speed); larger results have blocks

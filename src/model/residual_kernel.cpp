@@ -134,9 +134,9 @@ template <typename T>
 
 // The row loops below are compiled for the common model widths as constants (Width > 0)
 // and once for any width (Width = 0). Why: a row of 64 is four 16-lane vectors, and with
-// its width unknown every loop over it pays its set-up and remainder checks, and the
-// LayerNorm's dependent sums leave the core waiting; with the width known the loops
-// unroll and the rows overlap (docs/benchmarks.md, "Weight gradients split by rows").
+// its width unknown every loop over it pays its set-up and remainder checks; with the
+// width known the loops unroll (docs/benchmarks.md, "Weight gradients split by rows, and
+// the residual step's row loops").
 template <typename Call>
 void with_width(int64_t width, Call call) {
   switch (width) {
