@@ -5,6 +5,7 @@
 // is needed here).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -155,6 +156,42 @@ TEST(BenchCommand, NoPeakLeavesTheProbeOutAndSaysSoAndNamesTheAllocator) {
   EXPECT_EQ(result["allocator"].get<std::string>(), HEADCOUNT_EXPECTED_ALLOCATOR);
   ASSERT_EQ(wait_for_process(start_process(tiny, dir + "/line.log")), 0);
   EXPECT_NE(testing::read_text(dir + "/line.log").find("GFLOP/s (peak not measured);"), std::string::npos)
+      << testing::read_text(dir + "/line.log");
+}
+
+// --against: the named twin is timed in the same rounds on the same batch numbers (its
+// own model numbers kept), and the ratio is the median of the rounds' own ratios.
+TEST(BenchCommand, AgainstTimesANamedShapeInTheSameRoundsOnTheSameBatches) {
+  const auto dir = testing::fresh_dir("hc_bench", "against");
+  const std::vector<std::string> command{
+      HEADCOUNT_BINARY, "--threads", "1", "bench", "train", "--encoder-layers", "1", "--decoder-layers", "1",
+      "--heads", "2", "--head-dim", "4", "--d-model", "8", "--ffn", "16", "--batch", "2", "--source-length", "3",
+      "--target-length", "2", "--steps", "1", "--rounds", "3", "--no-peak", "--against", "demo-shallow"};
+  auto as_json = command;
+  as_json.push_back("--json");
+  ASSERT_EQ(wait_for_process(start_process(as_json, dir + "/json.log")), 0) << testing::read_text(dir + "/json.log");
+  auto text = testing::read_text(dir + "/json.log");
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const auto result = nlohmann::json::parse(text.substr(text.rfind('\n') + 1));
+  const auto& twin = result["against"];
+  EXPECT_EQ(twin["shape"]["name"], "demo-shallow");
+  EXPECT_EQ(twin["shape"]["batch"], 2);
+  EXPECT_EQ(twin["shape"]["source_length"], 3);
+  EXPECT_EQ(twin["shape"]["target_length"], 2);
+  EXPECT_EQ(twin["shape"]["d_model"], 64);  // the model numbers stay the named shape's
+  EXPECT_EQ(twin["shape"]["heads"], 4);
+  const auto ours = result["step_ms_rounds"].get<std::vector<double>>();
+  const auto theirs = twin["step_ms_rounds"].get<std::vector<double>>();
+  const auto ratios = result["time_ratio_to_against_rounds"].get<std::vector<double>>();
+  ASSERT_EQ(ours.size(), 3u);
+  ASSERT_EQ(theirs.size(), 3u);
+  ASSERT_EQ(ratios.size(), 3u);
+  for (size_t round = 0; round < 3; ++round) EXPECT_DOUBLE_EQ(ratios[round], ours[round] / theirs[round]);
+  auto sorted = ratios;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_DOUBLE_EQ(result["time_ratio_to_against"].get<double>(), sorted[1]);
+  ASSERT_EQ(wait_for_process(start_process(command, dir + "/line.log")), 0);
+  EXPECT_NE(testing::read_text(dir + "/line.log").find("against demo-shallow: "), std::string::npos)
       << testing::read_text(dir + "/line.log");
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -26,6 +27,7 @@ struct BenchRequest {
   int64_t rounds = 1;
   bool json = false, reference = false, skip_peak = false;
   std::string python = "python3", reference_script;
+  std::string against;  // a named shape timed in the same rounds (its deep or shallow twin)
 };
 
 struct ShapeOption {
@@ -50,10 +52,24 @@ const std::vector<ShapeOption>& shape_options() {
   return options;
 }
 
+// Whether a number sizes the batch and the timing, not the model: these apply to the
+// --against shape as well, so both are timed on the same batches.
+bool sizes_the_batch(const std::string& option) {
+  return option == "--batch" || option == "--source-length" || option == "--target-length" || option == "--steps";
+}
+
 StepShape resolve_shape(const BenchRequest& request, const CLI::App& sub) {
   auto shape = named_step_shape(request.shape_name);
   for (const auto& option : shape_options())
     if (sub.count(option.name) > 0) shape.*option.member = request.given.*option.member;
+  shape.residual = parse_residual_scheme(request.scheme);
+  return shape;
+}
+
+StepShape resolve_against_shape(const BenchRequest& request, const CLI::App& sub) {
+  auto shape = named_step_shape(request.against);
+  for (const auto& option : shape_options())
+    if (sub.count(option.name) > 0 && sizes_the_batch(option.name)) shape.*option.member = request.given.*option.member;
   shape.residual = parse_residual_scheme(request.scheme);
   return shape;
 }
@@ -85,14 +101,31 @@ nlohmann::json shape_json(const std::string& name, const StepShape& s) {
           {"steps", s.steps}};
 }
 
-// Every round times the reference (when asked) and then headcount, so a slow spell of the
-// machine hits both; the figures are the medians over the rounds. A reference that fails
-// is reported in the result (reference_error), headcount's own figures still are.
+// The --against shape's figures and this shape's time against it: the median of the
+// rounds' ratios, each of two timings taken next to each other, so a slow spell of the
+// machine, which moves both, cancels out of it.
+void add_against(nlohmann::json& result, const std::string& name, const StepShape& shape,
+                 const std::vector<StepTiming>& timings, const std::vector<double>& rounds_ms) {
+  std::vector<double> against_ms, ratios;
+  for (size_t round = 0; round < timings.size(); ++round) {
+    against_ms.push_back(timings[round].step_ms);
+    ratios.push_back(rounds_ms[round] / timings[round].step_ms);
+  }
+  result["against"] = {{"shape", shape_json(name, shape)}, {"step_ms", median(against_ms)},
+                       {"step_ms_rounds", against_ms}, {"parameters", timings.front().parameters}};
+  result["time_ratio_to_against"] = median(ratios);
+  result["time_ratio_to_against_rounds"] = ratios;
+}
+
+// Every round times the reference (when asked), then headcount, then the --against shape
+// (when given), so a slow spell of the machine hits all; the figures are the medians over
+// the rounds. A reference that fails is reported in the result (reference_error),
+// headcount's own figures still are.
 nlohmann::json run_bench(const BenchRequest& request, const std::string& label, const StepShape& shape,
-                         const Runtime& runtime) {
+                         const std::optional<StepShape>& against, const Runtime& runtime) {
   const bool training = request.mode == "train";
   const int threads = torch::get_num_threads();
-  std::vector<StepTiming> timings;
+  std::vector<StepTiming> timings, against_timings;
   std::vector<ReferenceTiming> references;
   std::string reference_error;
   const auto script = request.reference_script.empty() ? find_reference_script("") : request.reference_script;
@@ -106,6 +139,8 @@ nlohmann::json run_bench(const BenchRequest& request, const std::string& label, 
         reference_error = e.what();
       }
     timings.push_back(training ? measure_training_step(shape, runtime) : measure_decoding(shape, runtime));
+    if (against)
+      against_timings.push_back(training ? measure_training_step(*against, runtime) : measure_decoding(*against, runtime));
   }
   // After the timed calls, so the peak device memory above is the model's, not the probe's.
   const double peak = request.skip_peak ? 0.0 : measure_matmul_peak_gflops(runtime);
@@ -133,6 +168,7 @@ nlohmann::json run_bench(const BenchRequest& request, const std::string& label, 
                            {"step_ms_rounds", reference_ms}};
     result["speedup_vs_reference"] = median(reference_ms) / step_ms;
   }
+  if (against) add_against(result, request.against, *against, against_timings, rounds_ms);
   return result;
 }
 
@@ -154,6 +190,14 @@ std::string human_line(const nlohmann::json& r) {
   if (r.contains("reference"))
     line += fmt::format("\nPyTorch-eager reference: {:.1f} ms/update; headcount {:.2f}x its speed",
                         r["reference"]["step_ms"].get<double>(), r["speedup_vs_reference"].get<double>());
+  if (r.contains("against")) {
+    const auto ratios = r["time_ratio_to_against_rounds"].get<std::vector<double>>();
+    line += fmt::format("\nagainst {}: {:.1f} ms/{}; this shape takes {:.2f}x its time (median of {} round{}, {:.2f}-{:.2f}x)",
+                        r["against"]["shape"]["name"].get<std::string>(), r["against"]["step_ms"].get<double>(),
+                        training ? "update" : "batch", r["time_ratio_to_against"].get<double>(), ratios.size(),
+                        ratios.size() == 1 ? "" : "s", *std::min_element(ratios.begin(), ratios.end()),
+                        *std::max_element(ratios.begin(), ratios.end()));
+  }
   return line;
 }
 
@@ -174,9 +218,15 @@ Subcommand add_bench_command(CLI::App& app) {
   sub->add_option("--residual", request->scheme, "residual scheme (the reference is always post-ln)");
   sub->add_option("--device", request->device, "auto, cpu, cuda or cuda:N (default cpu)");
   sub->add_option("--precision", request->precision, "fp32, bf16 or fp16 (mixed precision; fp16 on GPUs)");
-  sub->add_option("--rounds", request->rounds, "rounds, each timing the reference (if asked) then headcount; medians "
-                                               "are reported (default 1)")
+  sub->add_option("--rounds", request->rounds, "rounds, each timing the reference (if asked), headcount, then the "
+                                               "--against shape (if given); medians are reported (default 1)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--against", request->against,
+                  "a named shape timed in the same rounds, on the same batches (--batch, --source-length, "
+                  "--target-length and --steps apply to it too), and this shape's time against it: the median of "
+                  "the rounds' ratios (for example --shape demo-deep --against demo-shallow); peak_rss_mib is then the "
+                  "process's, over both shapes")
+      ->check(CLI::IsMember(step_shape_names()));
   sub->add_flag("--reference", request->reference,
                 "also time the PyTorch-eager reference (bench/reference_step.py) on the same shape (train only)");
   sub->add_option("--python", request->python, "the Python that runs the reference (needs PyTorch; default python3)");
@@ -197,7 +247,9 @@ Subcommand add_bench_command(CLI::App& app) {
                                           "(--source-length)");
             const auto shape = resolve_shape(*request, *sub);
             const auto runtime = make_runtime(request->device, parse_precision(request->precision));
-            const auto result = run_bench(*request, shape_label(*request, *sub), shape, runtime);
+            std::optional<StepShape> against;
+            if (!request->against.empty()) against = resolve_against_shape(*request, *sub);
+            const auto result = run_bench(*request, shape_label(*request, *sub), shape, against, runtime);
             std::cout << (request->json ? result.dump() : human_line(result)) << "\n";
             return 0;
           }};
