@@ -133,6 +133,12 @@ TEST(ReferenceStep, AFailingReferenceIsReportedWithItsOutput) {
 // The tests run on the allocator the build linked into them (runtime/allocator.h).
 TEST(MemoryAllocator, IsTheOneTheBuildLinked) { EXPECT_EQ(memory_allocator_name(), HEADCOUNT_EXPECTED_ALLOCATOR); }
 
+// The last line of a command's log: anything LibTorch printed to stderr comes first.
+std::string last_line(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text.substr(text.rfind('\n') + 1);  // npos + 1 is 0: a single line
+}
+
 // The command itself: --no-peak leaves the peak probe out (under callgrind its products
 // would take many minutes) and says so, in the JSON object and in the sentence; the JSON
 // names the allocator the program runs on.
@@ -141,10 +147,6 @@ TEST(BenchCommand, NoPeakLeavesTheProbeOutAndSaysSoAndNamesTheAllocator) {
   const std::vector<std::string> tiny{HEADCOUNT_BINARY, "--threads", "1", "bench", "decode", "--encoder-layers", "1",
                                       "--decoder-layers", "1", "--heads", "2", "--head-dim", "4", "--d-model", "8",
                                       "--ffn", "16", "--batch", "1", "--source-length", "3", "--steps", "1", "--no-peak"};
-  auto last_line = [](std::string text) {  // anything LibTorch printed to stderr comes first
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    return text.substr(text.rfind('\n') + 1);  // npos + 1 is 0: a single line
-  };
   auto as_json = tiny;
   as_json.push_back("--json");
   ASSERT_EQ(wait_for_process(start_process(as_json, dir + "/json.log")), 0) << testing::read_text(dir + "/json.log");
@@ -170,9 +172,7 @@ TEST(BenchCommand, AgainstTimesANamedShapeInTheSameRoundsOnTheSameBatches) {
   auto as_json = command;
   as_json.push_back("--json");
   ASSERT_EQ(wait_for_process(start_process(as_json, dir + "/json.log")), 0) << testing::read_text(dir + "/json.log");
-  auto text = testing::read_text(dir + "/json.log");
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  const auto result = nlohmann::json::parse(text.substr(text.rfind('\n') + 1));
+  const auto result = nlohmann::json::parse(last_line(testing::read_text(dir + "/json.log")));
   const auto& twin = result["against"];
   EXPECT_EQ(twin["shape"]["name"], "demo-shallow");
   EXPECT_EQ(twin["shape"]["batch"], 2);

@@ -87,8 +87,9 @@ TEST_P(ResidualKernel, MatchesPlainOperatorsWithDropout) {
 }
 
 // The row sums run in 16 lanes with a tail: widths below, at and around multiples of it;
-// and each width the row loops are compiled for as a constant (64-1024). In float only from 16 on: at 1 or 2 features a LayerNorm's gradient is ill-conditioned
-// (1/std is large for two close values) and float's rounding, not the sum, decides.
+// and each width the row loops are compiled for as a constant (64-1024). In float only
+// from 16 on: at 1 or 2 features a LayerNorm's gradient is ill-conditioned (1/std is large
+// for two close values) and float's rounding, not the sum, decides.
 TEST_P(ResidualKernel, MatchesPlainOperatorsAtWidthsAroundTheLaneCount) {
   for (int64_t width : {1, 2, 5, 16, 17, 64, 100, 128, 256, 512, 768, 1024}) {
     for (auto dtype : {torch::kDouble, torch::kFloat}) {

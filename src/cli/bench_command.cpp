@@ -58,18 +58,14 @@ bool sizes_the_batch(const std::string& option) {
   return option == "--batch" || option == "--source-length" || option == "--target-length" || option == "--steps";
 }
 
-StepShape resolve_shape(const BenchRequest& request, const CLI::App& sub) {
-  auto shape = named_step_shape(request.shape_name);
+// The named shape with the numbers given laid over it: all of them, or (the --against
+// shape) only those that size the batch.
+StepShape resolve_shape(const std::string& name, const BenchRequest& request, const CLI::App& sub,
+                        bool batch_numbers_only) {
+  auto shape = named_step_shape(name);
   for (const auto& option : shape_options())
-    if (sub.count(option.name) > 0) shape.*option.member = request.given.*option.member;
-  shape.residual = parse_residual_scheme(request.scheme);
-  return shape;
-}
-
-StepShape resolve_against_shape(const BenchRequest& request, const CLI::App& sub) {
-  auto shape = named_step_shape(request.against);
-  for (const auto& option : shape_options())
-    if (sub.count(option.name) > 0 && sizes_the_batch(option.name)) shape.*option.member = request.given.*option.member;
+    if (sub.count(option.name) > 0 && (!batch_numbers_only || sizes_the_batch(option.name)))
+      shape.*option.member = request.given.*option.member;
   shape.residual = parse_residual_scheme(request.scheme);
   return shape;
 }
@@ -245,10 +241,10 @@ Subcommand add_bench_command(CLI::App& app) {
             if (request->mode == "decode" && sub->count("--target-length") > 0)
               throw std::invalid_argument("--target-length: decode mode decodes as many tokens as the source has "
                                           "(--source-length)");
-            const auto shape = resolve_shape(*request, *sub);
+            const auto shape = resolve_shape(request->shape_name, *request, *sub, false);
             const auto runtime = make_runtime(request->device, parse_precision(request->precision));
             std::optional<StepShape> against;
-            if (!request->against.empty()) against = resolve_against_shape(*request, *sub);
+            if (!request->against.empty()) against = resolve_shape(request->against, *request, *sub, true);
             const auto result = run_bench(*request, shape_label(*request, *sub), shape, against, runtime);
             std::cout << (request->json ? result.dump() : human_line(result)) << "\n";
             return 0;

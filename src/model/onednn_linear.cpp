@@ -7,7 +7,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "model/thin_linear.h"
 #include "runtime/autocast.h"
@@ -122,20 +121,13 @@ void weight_and_bias_gradients(const torch::Tensor& gradient, const torch::Tenso
   const auto g = gradient.contiguous();
   const auto partials = torch::empty({shares - 1, out, in}, weight_gradient.options());
   const auto column_sums = torch::zeros({shares, out}, weight_gradient.options());
-  std::vector<torch::Tensor> share_gradients, share_rows, share_results;
-  for (int64_t s = 0; s < shares; ++s) {
-    const int64_t begin = m * s / shares, end = m * (s + 1) / shares;
-    share_gradients.push_back(g.narrow(0, begin, end - begin));
-    share_rows.push_back(rows.narrow(0, begin, end - begin));
-    share_results.push_back(s == 0 ? weight_gradient : partials[s - 1]);
-  }
   // Inside this parallel region oneDNN runs each product on the calling thread.
   at::parallel_for(0, shares, 1, [&](int64_t first, int64_t last) {
     for (int64_t s = first; s < last; ++s) {
-      product(share_gradients[s].t(), share_rows[s], {}, share_results[s]);
-      if (bias_gradient)
-        add_column_sums(share_gradients[s].data_ptr<float>(), share_gradients[s].size(0), out,
-                        column_sums[s].data_ptr<float>());
+      const int64_t begin = m * s / shares, count = m * (s + 1) / shares - begin;
+      const auto share = g.narrow(0, begin, count);
+      product(share.t(), rows.narrow(0, begin, count), {}, s == 0 ? weight_gradient : partials[s - 1]);
+      if (bias_gradient) add_column_sums(share.data_ptr<float>(), count, out, column_sums[s].data_ptr<float>());
     }
   });
   // The partials added element by element in share order, the elements shared out.
