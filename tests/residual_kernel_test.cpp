@@ -1,6 +1,6 @@
 // The fused residual step (dropout + weighted add + LayerNorm, model/residual_kernel.h)
 // against the same step in plain LibTorch operators: values and every gradient, for each
-// form the schemes use, with dropout on; finite differences; thread-count independence;
+// form the schemes use, with dropout on; finite differences; thread-count independence; gamma that cannot recover the normalized rows;
 // a bf16 update; the no-gradient path.
 #include "model/residual_kernel.h"
 #include "test_support.h"
@@ -134,6 +134,26 @@ TEST_P(ResidualKernel, ResultDoesNotDependOnTheThreadCount) {
   torch::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one.output, two.output));
   for (size_t i = 0; i < one.gradients.size(); ++i) EXPECT_TRUE(torch::equal(one.gradients[i], two.gradients[i]));
+}
+
+// Backward recovers the normalized rows from the output, n = (out - beta) / gamma, instead of
+// keeping them, unless that loses precision: a gamma of 0, or one small beside its beta.
+// Those must still give the plain operators' gradients (kept n), in both types.
+TEST_P(ResidualKernel, GradientsMatchWhereGammaCannotRecoverTheNormalizedRows) {
+  if (GetParam() == Form::PreLn) GTEST_SKIP() << "no LayerNorm in this form";
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    auto in = inputs_for(GetParam(), dtype);
+    in.gamma[0] = 0.0;
+    in.gamma[1] = 1e-3;
+    in.beta[1] = 1.0;
+    const double tolerance = dtype == torch::kDouble ? 1e-10 : 1e-4;
+    const auto fused = run(residual_step, in, GetParam(), 0.3);
+    const auto plain = run(residual_step_reference, in, GetParam(), 0.3);
+    EXPECT_TRUE(torch::allclose(fused.output, plain.output, tolerance, tolerance));
+    for (size_t i = 0; i < fused.gradients.size(); ++i)
+      EXPECT_TRUE(torch::allclose(fused.gradients[i], plain.gradients[i], tolerance, tolerance))
+          << "gradient " << i << ", max difference " << (fused.gradients[i] - plain.gradients[i]).abs().max().item<double>();
+  }
 }
 
 std::string form_name(const ::testing::TestParamInfo<Form>& info) {

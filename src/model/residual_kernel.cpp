@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct Step {
   const T* weight;  // [width]: w, or alpha repeated
   const T* gamma;   // nullptr: no LayerNorm
   const T* beta;
+  const T* inverse_gamma;  // backward only: 1/gamma when the normalized row is recovered from the output
   T eps;
   DropoutMask mask;
   bool drop;
@@ -121,6 +123,16 @@ template <typename T>
   }
 }
 
+// n = (out - beta) / gamma for one row, into n_row.
+template <typename T>
+[[gnu::always_inline]] inline const T* recover_normalized_row(const T* __restrict out, const T* __restrict beta,
+                                                              const T* __restrict inverse_gamma, int64_t d,
+                                                              T* __restrict n_row) {
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) n_row[j] = (out[j] - beta[j]) * inverse_gamma[j];
+  return n_row;
+}
+
 // x_grad = sum_grad * w; w's gradient (x given: w is learned) += sum_grad * x.
 template <typename T>
 [[gnu::always_inline]] inline void weight_row_backward(const T* __restrict sum_grad, const T* __restrict w, const T* __restrict x, int64_t d,
@@ -187,11 +199,14 @@ void residual_forward(const Step<T>& s, const T* x, const T* update, T* out, T* 
 
 // Per-block partial sums of the parameter gradients: [blocks][3][width] (gamma, beta, w).
 // x is needed only for w's gradient (nullptr: w is a constant).
+// `normalized` is the normalized rows themselves, or (s.inverse_gamma set) the step's output,
+// from which each row's n = (out - beta) / gamma is recovered into `recovered`.
 template <typename T, int64_t Width>
 HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const T* normalized, const T* rstd,
                                              const T* grad, T* x_grad, T* update_grad, T* partials,
                                              int64_t first_block, int64_t last_block) {
   const int64_t d = Width > 0 ? Width : s.width;
+  std::vector<T> recovered(s.inverse_gamma ? static_cast<size_t>(d) : 0);
   for (int64_t block = first_block; block < last_block; ++block) {
     T* gamma_grad = partials + block * 3 * d;
     T* beta_grad = gamma_grad + d;
@@ -200,8 +215,11 @@ HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const
     for (int64_t r = block * kRowsPerBlock; r < row_end; ++r) {
       const int64_t base = r * d;
       T* sum_grad = update_grad + base;  // the sum's gradient, masked in place below
-      if (s.normalizes())
-        normalize_row_backward(grad + base, normalized + base, s.gamma, rstd[r], d, sum_grad, gamma_grad, beta_grad);
+      if (s.normalizes()) {
+        const T* n = normalized + base;
+        if (s.inverse_gamma) n = recover_normalized_row(n, s.beta, s.inverse_gamma, d, recovered.data());
+        normalize_row_backward(grad + base, n, s.gamma, rstd[r], d, sum_grad, gamma_grad, beta_grad);
+      }
       else
         std::copy(grad + base, grad + base + d, sum_grad);
       weight_row_backward(sum_grad, s.weight, x ? x + base : nullptr, d, x_grad + base, weight_grad);
@@ -232,6 +250,7 @@ Step<T> step_of(int64_t rows, int64_t width, const T* weight, const torch::Tenso
           weight,
           normalizes ? gamma.data_ptr<T>() : nullptr,
           normalizes ? beta.data_ptr<T>() : nullptr,
+          nullptr,
           static_cast<T>(eps),
           DropoutMask(static_cast<uint64_t>(seed), dropout),
           dropout > 0,
@@ -248,7 +267,25 @@ const T* weight_row(const torch::Tensor& weight, double alpha, int64_t width, st
 
 struct Forward {
   torch::Tensor out, normalized, rstd;  // the last two only when kept for backward with a LayerNorm
+  // normalized left out: backward recovers it from out (normalized_recoverable).
+  bool normalized_from_output = false;
 };
+
+// Whether backward may recover the normalized rows from the output, n = (out - beta) / gamma,
+// instead of keeping them: a LayerNorm's output is kept anyway (it is the next product's
+// input), so the forward writes one tensor instead of two and the step keeps no
+// activation of its own, as Apex's memory-efficient LayerNorm does. out's rounding error
+// (half an ulp of |gamma n + beta|) becomes about (|n| + |beta / gamma|) ulps in the recovered
+// n, so only where every |beta| <= 16 |gamma| (and gamma is a normal nonzero number)
+// is the error within a few ulps of what keeping n gives; otherwise n is kept.
+template <typename T>
+bool normalized_recoverable(const T* gamma, const T* beta, int64_t width) {
+  for (int64_t j = 0; j < width; ++j) {
+    const T g = std::abs(gamma[j]);
+    if (!(g >= std::numeric_limits<T>::min() && std::abs(beta[j]) <= 16 * g)) return false;  // false for NaN too
+  }
+  return true;
+}
 
 // The forward pass on contiguous tensors; weight, gamma and beta undefined or empty for none.
 Forward run_forward(const torch::Tensor& x, const torch::Tensor& update, const torch::Tensor& weight,
@@ -259,16 +296,17 @@ Forward run_forward(const torch::Tensor& x, const torch::Tensor& update, const t
   const bool keeps = normalizes && keeps_for_backward;
   Forward f;
   f.out = torch::empty(x.sizes(), x.options());
-  if (keeps) {
-    f.normalized = torch::empty(x.sizes(), x.options());
-    f.rstd = torch::empty({rows}, x.options());
-  }
+  if (keeps) f.rstd = torch::empty({rows}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "residual_step", [&] {
+    if (keeps) {
+      f.normalized_from_output = normalized_recoverable(gamma.data_ptr<scalar_t>(), beta.data_ptr<scalar_t>(), width);
+      if (!f.normalized_from_output) f.normalized = torch::empty(x.sizes(), x.options());
+    }
     std::vector<scalar_t> repeated;
     const auto s = step_of<scalar_t>(rows, width, weight_row(weight, alpha, width, repeated), gamma, beta, eps,
                                      dropout, seed);
     residual_forward<scalar_t>(s, x.data_ptr<scalar_t>(), update.data_ptr<scalar_t>(), f.out.data_ptr<scalar_t>(),
-                               keeps ? f.normalized.data_ptr<scalar_t>() : nullptr,
+                               f.normalized.defined() ? f.normalized.data_ptr<scalar_t>() : nullptr,
                                keeps ? f.rstd.data_ptr<scalar_t>() : nullptr);
   });
   return f;
@@ -289,8 +327,12 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
     const auto none = torch::empty({0}, x.options());
     // x is needed only for w's gradient.
     const bool learned = weight.numel() > 0;
-    context->save_for_backward({learned ? x : none, weight, gamma, beta, f.normalized.defined() ? f.normalized : none,
+    // The normalized rows, or the output they are recovered from (an output is saved
+    // without a reference cycle: LibTorch keeps its grad_fn weakly).
+    const auto& normalized = f.normalized_from_output ? f.out : f.normalized;
+    context->save_for_backward({learned ? x : none, weight, gamma, beta, normalized.defined() ? normalized : none,
                                 f.rstd.defined() ? f.rstd : none});
+    context->saved_data["normalized_from_output"] = f.normalized_from_output;
     context->saved_data["alpha"] = alpha;
     context->saved_data["dropout"] = dropout;
     context->saved_data["seed"] = seed;
@@ -304,7 +346,7 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
     const auto& weight = saved[1];
     const auto& gamma = saved[2];
     const auto& beta = saved[3];
-    const auto& normalized = saved[4];
+    const auto& normalized = saved[4];  // or the output (normalized_from_output)
     const auto& rstd = saved[5];
     const bool learned = weight.numel() > 0;
     const bool normalizes = gamma.numel() > 0;
@@ -318,9 +360,13 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
     AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "residual_step_backward", [&] {
       std::vector<scalar_t> repeated;
       const auto w = weight_row(weight, context->saved_data["alpha"].toDouble(), width, repeated);
-      const auto s = step_of<scalar_t>(rows, width, w, gamma, beta,
-                                       context->saved_data["eps"].toDouble(),
-                                       context->saved_data["dropout"].toDouble(), context->saved_data["seed"].toInt());
+      auto s = step_of<scalar_t>(rows, width, w, gamma, beta, context->saved_data["eps"].toDouble(),
+                                 context->saved_data["dropout"].toDouble(), context->saved_data["seed"].toInt());
+      std::vector<scalar_t> inverse_gamma;
+      if (context->saved_data["normalized_from_output"].toBool()) {
+        for (int64_t j = 0; j < width; ++j) inverse_gamma.push_back(scalar_t(1) / s.gamma[j]);
+        s.inverse_gamma = inverse_gamma.data();
+      }
       residual_backward<scalar_t>(s, learned ? x.data_ptr<scalar_t>() : nullptr, normalizes ? normalized.data_ptr<scalar_t>() : nullptr,
                                   normalizes ? rstd.data_ptr<scalar_t>() : nullptr, grad.data_ptr<scalar_t>(),
                                   x_grad.data_ptr<scalar_t>(), update_grad.data_ptr<scalar_t>(),
