@@ -1,6 +1,7 @@
 // The fused residual step (dropout + weighted add + LayerNorm, model/residual_kernel.h)
 // against the same step in plain LibTorch operators: values and every gradient, for each
-// form the schemes use, with dropout on; finite differences; thread-count independence; gamma that cannot recover the normalized rows;
+// form the schemes use, with dropout on; the step as a stream of two halves; finite
+// differences; thread-count independence; gamma that cannot recover the normalized rows;
 // a bf16 update; the no-gradient path.
 #include "model/residual_kernel.h"
 #include "test_support.h"
@@ -153,6 +154,43 @@ TEST_P(ResidualKernel, GradientsMatchWhereGammaCannotRecoverTheNormalizedRows) {
     for (size_t i = 0; i < fused.gradients.size(); ++i)
       EXPECT_TRUE(torch::allclose(fused.gradients[i], plain.gradients[i], tolerance, tolerance))
           << "gradient " << i << ", max difference " << (fused.gradients[i] - plain.gradients[i]).abs().max().item<double>();
+  }
+}
+
+// The step as a stream (x for the next step, branch for the next sub-layer): two consumers
+// whose gradients backward adds itself. Against the plain step whose one output both read:
+// both halves used, only x, only the branch; and the branch is a view of x (an in-place
+// change to it cannot silently alter what backward recovers the normalized rows from).
+TEST_P(ResidualKernel, StreamHalvesGetTheGradientsOfOneOutputReadTwice) {
+  const auto in = inputs_for(GetParam(), torch::kDouble);
+  const auto second_weights = torch::randn(in.x.sizes(), in.x.options());
+  for (const std::string uses : {"both", "x", "branch"}) {
+    auto gradients = [&](bool fused) {
+      auto leaf = [](const torch::Tensor& t) { return t.defined() ? t.detach().clone().requires_grad_(true) : t; };
+      auto x = leaf(in.x), update = leaf(in.update);
+      auto options = options_of(in, GetParam());
+      options.weight = leaf(in.weight);
+      options.gamma = leaf(in.gamma);
+      options.beta = leaf(in.beta);
+      options.dropout = 0.3;
+      options.seed = 99;
+      auto stream = fused ? residual_step_stream(x, update, options)
+                          : ResidualStream(residual_step_reference(x, update, options));
+      if (fused) EXPECT_TRUE(stream.branch.is_view());
+      auto loss = torch::zeros({}, in.x.options());
+      if (uses != "branch") loss = loss + (stream.x * in.output_weights).sum();
+      if (uses != "x") loss = loss + (stream.branch.tanh() * second_weights).sum();
+      loss.backward();
+      std::vector<torch::Tensor> out{x.grad(), update.grad()};
+      for (const auto& t : {options.weight, options.gamma, options.beta})
+        if (t.defined()) out.push_back(t.grad());
+      return out;
+    };
+    const auto fused = gradients(true), plain = gradients(false);
+    ASSERT_EQ(fused.size(), plain.size());
+    for (size_t i = 0; i < fused.size(); ++i)
+      EXPECT_TRUE(torch::allclose(fused[i], plain[i], 1e-10, 1e-10))
+          << uses << ": gradient " << i << ", max difference " << (fused[i] - plain[i]).abs().max().item<double>();
   }
 }
 

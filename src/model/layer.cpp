@@ -24,8 +24,8 @@ TransformerLayerImpl::TransformerLayerImpl(const LayerOptions& o) {
   }
 }
 
-torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x_in, const torch::Tensor& self_bias,
-                                            const torch::Tensor& memory, const torch::Tensor& memory_bias) {
+ResidualStream TransformerLayerImpl::forward(const ResidualStream& x_in, const torch::Tensor& self_bias,
+                                             const torch::Tensor& memory, const torch::Tensor& memory_bias) {
   using torch::Tensor;
   auto x = self_attention_residual->forward(x_in, [&](const Tensor& h) { return self_attention->forward(h, h, self_bias); });
   if (cross_attention)
@@ -37,11 +37,11 @@ torch::Tensor TransformerLayerImpl::forward_incremental(const torch::Tensor& x_i
                                                         const torch::Tensor& memory_bias) {
   using torch::Tensor;
   auto x = self_attention_residual->forward(
-      x_in, [&](const Tensor& h) { return self_attention->forward_incremental(h, cache.self); });
+      ResidualStream(x_in), [&](const Tensor& h) { return self_attention->forward_incremental(h, cache.self); });
   if (cross_attention)
     x = cross_attention_residual->forward(
         x, [&](const Tensor& h) { return cross_attention->attend_memory(h, cache.memory, memory_bias); });
-  return feed_forward_residual->forward(x, [&](const Tensor& h) { return feed_forward->forward(h); });
+  return feed_forward_residual->forward(x, [&](const Tensor& h) { return feed_forward->forward(h); }).x;
 }
 
 LayerCache TransformerLayerImpl::start_cache(const torch::Tensor& memory) {

@@ -36,9 +36,14 @@ class TransformerLayerImpl : public torch::nn::Module {
  public:
   explicit TransformerLayerImpl(const LayerOptions& options);
 
-  // memory and memory_bias are used only with cross-attention.
+  // memory and memory_bias are used only with cross-attention. A stack passes the residual
+  // stream from layer to layer (model/residual_kernel.h); a tensor stands for both halves.
+  ResidualStream forward(const ResidualStream& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
+                         const torch::Tensor& memory_bias);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
-                        const torch::Tensor& memory_bias);
+                        const torch::Tensor& memory_bias) {
+    return forward(ResidualStream(x), self_bias, memory, memory_bias).x;
+  }
 
   // Decoding: x holds only the newest positions; cache has every earlier one.
   torch::Tensor forward_incremental(const torch::Tensor& x, LayerCache& cache, const torch::Tensor& memory_bias);

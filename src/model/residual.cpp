@@ -20,7 +20,7 @@ static double variance_at(const torch::Tensor& t, const torch::Tensor& real_posi
   return values.to(torch::kDouble).var(/*unbiased=*/false).item<double>();
 }
 
-torch::Tensor ResidualImpl::combine(const torch::Tensor& x, const torch::Tensor& update) {
+ResidualStream ResidualImpl::combine(const torch::Tensor& x, const torch::Tensor& update) {
   ResidualStepOptions step;
   step.dropout = is_training() ? dropout_ : 0.0;
   if (traits_->weight == ResidualWeight::Learned) step.weight = admin_scale;
@@ -30,12 +30,12 @@ torch::Tensor ResidualImpl::combine(const torch::Tensor& x, const torch::Tensor&
     step.beta = norm->bias;
     step.eps = norm->options.eps();
   }
-  if (!probe_) return residual_step(x, update, step);
+  if (!probe_) return residual_step_stream(x, update, step);
   // Admin's profiling reads the dropped update itself: the step unfused.
   auto dropped = hashed_dropout(update, dropout_, is_training());
   probe_->statistics.push_back({variance_at(x, probe_->real_positions), variance_at(dropped, probe_->real_positions)});
   step.dropout = 0;
-  return residual_step_reference(x, dropped, step);
+  return ResidualStream(residual_step_reference(x, dropped, step));
 }
 
 void ResidualImpl::set_scale(double value) {

@@ -3,13 +3,15 @@
 //   x = residual(x, [&](const torch::Tensor& h) { return attention(h, h, bias); });
 // reads LN(x) or x as the scheme says, runs the sub-layer, drops out its output, and
 // combines it with x. The combining (dropout + weighted add + LayerNorm) is one fused
-// forward/backward pair on the CPU (model/residual_kernel.h).
+// forward/backward pair on the CPU (model/residual_kernel.h). x is a ResidualStream: the
+// sub-layer reads its branch, the step adds to its x.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <vector>
 
+#include "model/residual_kernel.h"
 #include "model/residual_scheme.h"
 
 namespace headcount {
@@ -33,8 +35,8 @@ class ResidualImpl : public torch::nn::Module {
 
   // The new residual stream from x and the sub-layer f.
   template <typename Sublayer>
-  torch::Tensor forward(const torch::Tensor& x, Sublayer&& sublayer) {
-    return combine(x, sublayer(traits_->normalizes_input ? norm->forward(x) : x));
+  ResidualStream forward(const ResidualStream& x, Sublayer&& sublayer) {
+    return combine(x.x, sublayer(traits_->normalizes_input ? norm->forward(x.branch) : x.branch));
   }
 
   // Admin: sets every entry of w to value (profiling writes its result here).
@@ -50,7 +52,7 @@ class ResidualImpl : public torch::nn::Module {
   torch::Tensor admin_scale;  // [d_model], learned weight only
 
  private:
-  torch::Tensor combine(const torch::Tensor& x, const torch::Tensor& update);
+  ResidualStream combine(const torch::Tensor& x, const torch::Tensor& update);
 
   const ResidualTraits* traits_;
   double dropout_;

@@ -123,6 +123,15 @@ template <typename T>
   }
 }
 
+// a + b for one row, into sum.
+template <typename T>
+[[gnu::always_inline]] inline const T* add_row_pair(const T* __restrict a, const T* __restrict b, int64_t d,
+                                                    T* __restrict sum) {
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) sum[j] = a[j] + b[j];
+  return sum;
+}
+
 // n = (out - beta) / gamma for one row, into n_row.
 template <typename T>
 [[gnu::always_inline]] inline const T* recover_normalized_row(const T* __restrict out, const T* __restrict beta,
@@ -201,12 +210,14 @@ void residual_forward(const Step<T>& s, const T* x, const T* update, T* out, T* 
 // x is needed only for w's gradient (nullptr: w is a constant).
 // `normalized` is the normalized rows themselves, or (s.inverse_gamma set) the step's output,
 // from which each row's n = (out - beta) / gamma is recovered into `recovered`.
+// The output's gradient is grad + branch_grad, either nullptr for none (ResidualStream).
 template <typename T, int64_t Width>
 HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const T* normalized, const T* rstd,
-                                             const T* grad, T* x_grad, T* update_grad, T* partials,
-                                             int64_t first_block, int64_t last_block) {
+                                             const T* grad, const T* branch_grad, T* x_grad, T* update_grad,
+                                             T* partials, int64_t first_block, int64_t last_block) {
   const int64_t d = Width > 0 ? Width : s.width;
   std::vector<T> recovered(s.inverse_gamma ? static_cast<size_t>(d) : 0);
+  std::vector<T> summed(grad && branch_grad ? static_cast<size_t>(d) : 0);
   for (int64_t block = first_block; block < last_block; ++block) {
     T* gamma_grad = partials + block * 3 * d;
     T* beta_grad = gamma_grad + d;
@@ -215,13 +226,15 @@ HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const
     for (int64_t r = block * kRowsPerBlock; r < row_end; ++r) {
       const int64_t base = r * d;
       T* sum_grad = update_grad + base;  // the sum's gradient, masked in place below
+      const T* g = grad ? grad + base : branch_grad + base;
+      if (grad && branch_grad) g = add_row_pair(grad + base, branch_grad + base, d, summed.data());
       if (s.normalizes()) {
         const T* n = normalized + base;
         if (s.inverse_gamma) n = recover_normalized_row(n, s.beta, s.inverse_gamma, d, recovered.data());
-        normalize_row_backward(grad + base, n, s.gamma, rstd[r], d, sum_grad, gamma_grad, beta_grad);
+        normalize_row_backward(g, n, s.gamma, rstd[r], d, sum_grad, gamma_grad, beta_grad);
       }
       else
-        std::copy(grad + base, grad + base + d, sum_grad);
+        std::copy(g, g + d, sum_grad);
       weight_row_backward(sum_grad, s.weight, x ? x + base : nullptr, d, x_grad + base, weight_grad);
       if (s.drop) mask_row(sum_grad, d, s.mask, s.keep_scale, base);
     }
@@ -229,14 +242,14 @@ HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const
 }
 
 template <typename T>
-void residual_backward(const Step<T>& s, const T* x, const T* normalized, const T* rstd, const T* grad, T* x_grad,
-                       T* update_grad, T* partials) {
+void residual_backward(const Step<T>& s, const T* x, const T* normalized, const T* rstd, const T* grad,
+                       const T* branch_grad, T* x_grad, T* update_grad, T* partials) {
   const int64_t blocks = (s.rows + kRowsPerBlock - 1) / kRowsPerBlock;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.width * kRowsPerBlock));
   with_width(s.width, [&](auto width) {
     at::parallel_for(0, blocks, grain, [&](int64_t first_block, int64_t last_block) {
-      backward_blocks<T, decltype(width)::value>(s, x, normalized, rstd, grad, x_grad, update_grad, partials,
-                                                 first_block, last_block);
+      backward_blocks<T, decltype(width)::value>(s, x, normalized, rstd, grad, branch_grad, x_grad, update_grad,
+                                                 partials, first_block, last_block);
     });
   });
 }
@@ -314,11 +327,15 @@ Forward run_forward(const torch::Tensor& x, const torch::Tensor& update, const t
 
 // Autograd functions take no undefined tensors: an empty weight stands for alpha, an empty
 // gamma (and beta) for no LayerNorm.
+// Two outputs, the step's result and a view of it (ResidualStream): their gradients reach
+// backward apart and are summed row by row as it reads them.
 class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
  public:
-  static torch::Tensor forward(AutogradContext* context, torch::Tensor x, torch::Tensor update, torch::Tensor weight,
+  static variable_list forward(AutogradContext* context, torch::Tensor x, torch::Tensor update, torch::Tensor weight,
                                torch::Tensor gamma, torch::Tensor beta, double alpha, double dropout, int64_t seed,
                                double eps) {
+    // An output nobody differentiates through gets an undefined gradient, not zeros.
+    context->set_materialize_grads(false);
     x = x.contiguous();
     weight = weight.contiguous();
     gamma = gamma.contiguous();
@@ -337,7 +354,8 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
     context->saved_data["dropout"] = dropout;
     context->saved_data["seed"] = seed;
     context->saved_data["eps"] = eps;
-    return f.out;
+    auto branch = f.out.alias();
+    return {f.out, branch};
   }
 
   static variable_list backward(AutogradContext* context, variable_list grad_outputs) {
@@ -350,14 +368,17 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
     const auto& rstd = saved[5];
     const bool learned = weight.numel() > 0;
     const bool normalizes = gamma.numel() > 0;
-    const auto grad = grad_outputs[0].contiguous();
-    const int64_t width = grad.size(-1), rows = width > 0 ? grad.numel() / width : 0;
+    auto contiguous = [](const torch::Tensor& t) { return t.defined() ? t.contiguous() : t; };
+    const auto grad = contiguous(grad_outputs[0]), branch_grad = contiguous(grad_outputs[1]);
+    if (!grad.defined() && !branch_grad.defined()) return variable_list(9);
+    const auto& shape = grad.defined() ? grad : branch_grad;
+    const int64_t width = shape.size(-1), rows = width > 0 ? shape.numel() / width : 0;
     const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
-    auto x_grad = torch::empty(grad.sizes(), grad.options());
-    auto update_grad = torch::empty(grad.sizes(), grad.options());
-    auto partials = torch::zeros({blocks, 3, width}, grad.options());
-    auto totals = torch::zeros({3, width}, grad.options());
-    AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "residual_step_backward", [&] {
+    auto x_grad = torch::empty(shape.sizes(), shape.options());
+    auto update_grad = torch::empty(shape.sizes(), shape.options());
+    auto partials = torch::zeros({blocks, 3, width}, shape.options());
+    auto totals = torch::zeros({3, width}, shape.options());
+    AT_DISPATCH_FLOATING_TYPES(shape.scalar_type(), "residual_step_backward", [&] {
       std::vector<scalar_t> repeated;
       const auto w = weight_row(weight, context->saved_data["alpha"].toDouble(), width, repeated);
       auto s = step_of<scalar_t>(rows, width, w, gamma, beta, context->saved_data["eps"].toDouble(),
@@ -368,7 +389,9 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
         s.inverse_gamma = inverse_gamma.data();
       }
       residual_backward<scalar_t>(s, learned ? x.data_ptr<scalar_t>() : nullptr, normalizes ? normalized.data_ptr<scalar_t>() : nullptr,
-                                  normalizes ? rstd.data_ptr<scalar_t>() : nullptr, grad.data_ptr<scalar_t>(),
+                                  normalizes ? rstd.data_ptr<scalar_t>() : nullptr,
+                                  grad.defined() ? grad.data_ptr<scalar_t>() : nullptr,
+                                  branch_grad.defined() ? branch_grad.data_ptr<scalar_t>() : nullptr,
                                   x_grad.data_ptr<scalar_t>(), update_grad.data_ptr<scalar_t>(),
                                   partials.data_ptr<scalar_t>());
       // The blocks' partial sums, in block order.
@@ -399,12 +422,17 @@ bool kernel_applies(const torch::Tensor& x, const torch::Tensor& update, const R
 
 }  // namespace
 
-torch::Tensor residual_step(const torch::Tensor& x, const torch::Tensor& update_in, const ResidualStepOptions& o) {
+torch::Tensor residual_step(const torch::Tensor& x, const torch::Tensor& update, const ResidualStepOptions& o) {
+  return residual_step_stream(x, update, o).x;
+}
+
+ResidualStream residual_step_stream(const torch::Tensor& x, const torch::Tensor& update_in,
+                                    const ResidualStepOptions& o) {
   // A mixed-precision product's bf16 output joins the fp32 stream in fp32, as the
   // unfused sum's type promotion and autocast's fp32 layer_norm would have it.
   const bool reduced = update_in.scalar_type() == torch::kBFloat16 || update_in.scalar_type() == torch::kHalf;
   const auto update = reduced && x.device().is_cpu() ? update_in.to(x.scalar_type()) : update_in;
-  if (!kernel_applies(x, update, o)) return residual_step_reference(x, update, o);
+  if (!kernel_applies(x, update, o)) return ResidualStream(residual_step_reference(x, update, o));
   int64_t seed = 0;
   if (o.dropout > 0) seed = static_cast<int64_t>(o.seed ? *o.seed : draw_dropout_seed());
   auto wants_gradient = [](const torch::Tensor& t) { return t.defined() && t.requires_grad(); };
@@ -415,14 +443,15 @@ torch::Tensor residual_step(const torch::Tensor& x, const torch::Tensor& update_
     // Decoding and evaluation: no autograd node, nothing kept; at batch 1 the per-call
     // overhead is most of the cost.
     auto contiguous = [](const torch::Tensor& t) { return t.defined() ? t.contiguous() : t; };
-    return run_forward(x.contiguous(), update.contiguous(), contiguous(o.weight), contiguous(o.gamma),
-                       contiguous(o.beta), o.alpha, o.dropout, seed, o.eps, false)
-        .out;
+    return ResidualStream(run_forward(x.contiguous(), update.contiguous(), contiguous(o.weight), contiguous(o.gamma),
+                                      contiguous(o.beta), o.alpha, o.dropout, seed, o.eps, false)
+                              .out);
   }
   const auto none = torch::empty({0}, x.options());
   auto stand_in = [&](const torch::Tensor& t) { return t.defined() ? t : none; };
-  return ResidualFunction::apply(x, update, stand_in(o.weight), stand_in(o.gamma), stand_in(o.beta), o.alpha,
-                                 o.dropout, seed, o.eps);
+  const auto outputs = ResidualFunction::apply(x, update, stand_in(o.weight), stand_in(o.gamma), stand_in(o.beta),
+                                               o.alpha, o.dropout, seed, o.eps);
+  return {outputs[0], outputs[1]};
 }
 
 torch::Tensor residual_step_reference(const torch::Tensor& x, const torch::Tensor& update,

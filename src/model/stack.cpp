@@ -27,8 +27,9 @@ TransformerStackImpl::TransformerStackImpl(const ModelConfig& config, const Stac
 
 torch::Tensor TransformerStackImpl::forward(torch::Tensor x, const torch::Tensor& self_bias,
                                             const torch::Tensor& memory, const torch::Tensor& memory_bias) {
-  for (auto& layer : layers) x = layer->forward(x, self_bias, memory, memory_bias);
-  return final_norm ? final_norm->forward(x) : x;
+  ResidualStream stream(x);
+  for (auto& layer : layers) stream = layer->forward(stream, self_bias, memory, memory_bias);
+  return final_norm ? final_norm->forward(stream.x) : stream.x;
 }
 
 std::vector<Residual> TransformerStackImpl::residuals() const {
