@@ -25,11 +25,15 @@ TransformerLayerImpl::TransformerLayerImpl(const LayerOptions& o) {
 }
 
 ResidualStream TransformerLayerImpl::forward(const ResidualStream& x_in, const torch::Tensor& self_bias,
-                                             const torch::Tensor& memory, const torch::Tensor& memory_bias) {
+                                             const torch::Tensor& memory, const torch::Tensor& memory_bias,
+                                             const AttentionCache* memory_projection) {
   using torch::Tensor;
   auto x = self_attention_residual->forward(x_in, [&](const Tensor& h) { return self_attention->forward(h, h, self_bias); });
   if (cross_attention)
-    x = cross_attention_residual->forward(x, [&](const Tensor& h) { return cross_attention->forward(h, memory, memory_bias); });
+    x = cross_attention_residual->forward(x, [&](const Tensor& h) {
+      return memory_projection ? cross_attention->attend_memory(h, *memory_projection, memory_bias)
+                               : cross_attention->forward(h, memory, memory_bias);
+    });
   return feed_forward_residual->forward(x, [&](const Tensor& h) { return feed_forward->forward(h); });
 }
 

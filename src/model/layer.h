@@ -36,10 +36,12 @@ class TransformerLayerImpl : public torch::nn::Module {
  public:
   explicit TransformerLayerImpl(const LayerOptions& options);
 
-  // memory and memory_bias are used only with cross-attention. A stack passes the residual
+  // memory and memory_bias are used only with cross-attention; memory_projection, where
+  // given, is this layer's keys and values of memory, projected already (a stack projects
+  // all its layers' at once: model/memory_projection.h). A stack passes the residual
   // stream from layer to layer (model/residual_kernel.h); a tensor stands for both halves.
   ResidualStream forward(const ResidualStream& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
-                         const torch::Tensor& memory_bias);
+                         const torch::Tensor& memory_bias, const AttentionCache* memory_projection = nullptr);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
                         const torch::Tensor& memory_bias) {
     return forward(ResidualStream(x), self_bias, memory, memory_bias).x;

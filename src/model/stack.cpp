@@ -1,5 +1,7 @@
 #include "model/stack.h"
 
+#include "model/memory_projection.h"
+
 #include <string>
 
 namespace headcount {
@@ -27,9 +29,19 @@ TransformerStackImpl::TransformerStackImpl(const ModelConfig& config, const Stac
 
 torch::Tensor TransformerStackImpl::forward(torch::Tensor x, const torch::Tensor& self_bias,
                                             const torch::Tensor& memory, const torch::Tensor& memory_bias) {
+  std::vector<AttentionCache> projections;
+  if (memory.defined() && !layers.empty() && layers.front()->cross_attention)
+    projections = project_memory_for_layers(cross_attentions(), memory);
   ResidualStream stream(x);
-  for (auto& layer : layers) stream = layer->forward(stream, self_bias, memory, memory_bias);
+  for (size_t i = 0; i < layers.size(); ++i)
+    stream = layers[i]->forward(stream, self_bias, memory, memory_bias, projections.empty() ? nullptr : &projections[i]);
   return final_norm ? final_norm->forward(stream.x) : stream.x;
+}
+
+std::vector<MultiHeadAttention> TransformerStackImpl::cross_attentions() const {
+  std::vector<MultiHeadAttention> out;
+  for (const auto& layer : layers) out.push_back(layer->cross_attention);
+  return out;
 }
 
 std::vector<Residual> TransformerStackImpl::residuals() const {

@@ -19,6 +19,8 @@ class TransformerStackImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& self_bias, const torch::Tensor& memory,
                         const torch::Tensor& memory_bias);
 
+  // The layers' cross-attentions, in order (a decoder's; empty modules in an encoder).
+  std::vector<MultiHeadAttention> cross_attentions() const;
   // Every residual step of the stack in forward order (Admin walks these).
   std::vector<Residual> residuals() const;
   // Admin profiling: every residual step records into probe until it is detached (nullptr).
