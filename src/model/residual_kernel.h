@@ -11,7 +11,8 @@
 // draws it: same seed, same mask. With a LayerNorm the step keeps only each row's 1/std:
 // backward recovers the normalized rows from the output, (out - beta) / gamma, which the
 // next layer keeps anyway (unless gamma is too small beside beta for that to be exact;
-// then they are kept). A 48L-1H d 512 model's training peak fell by a quarter with it.
+// then they are kept). A 48L-1H d 512 model's training peak fell by a quarter with it
+// (docs/benchmarks.md, "The residual stream, LayerNorm from its output, one memory projection").
 //
 // Gradients of w, gamma and beta are summed over fixed blocks of rows and then over the
 // blocks in order, so the result never depends on the thread count.
@@ -37,9 +38,9 @@ struct ResidualStepOptions {
 // A residual stream between sub-layers: the same values twice, `x` for the next residual
 // step to add to and `branch` for the next sub-layer (or its LayerNorm) to read. Why: a
 // tensor read by two operators has its two gradients added by autograd, a pass over the
-// activations of its own (some 1.5 ms of a 12L-1H demo update's 50); the kernel's step
-// returns its result as both, a view for the branch, and its backward adds the two
-// gradients row by row as it reads them. Elsewhere both are the same tensor.
+// activations of its own, once per sub-layer; the kernel's step returns its result as
+// both, a view for the branch, and its backward adds the two gradients row by row as it
+// reads them. Elsewhere both are the same tensor.
 struct ResidualStream {
   ResidualStream() = default;
   explicit ResidualStream(const torch::Tensor& t) : x(t), branch(t) {}

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 
 #include "train/adam_update.h"
 
@@ -40,7 +41,7 @@ class AdamFamily : public Optimizer {
                         options.weight_decay(), Decoupled};
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
-        auto& state = state_of(p);
+        auto& state = cached_state_of(p);
         state.step(state.step() + 1);
         update.step = state.step();
         auto exp_avg = state.exp_avg(), exp_avg_sq = state.exp_avg_sq();
@@ -57,9 +58,21 @@ class AdamFamily : public Optimizer {
         if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
   }
   void save(torch::serialize::OutputArchive& archive) override { optimizer_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) override { optimizer_.load(archive); }
+  void load(torch::serialize::InputArchive& archive) override {
+    optimizer_.load(archive);
+    states_.clear();  // load replaces the state objects
+  }
 
  private:
+  // state_of through a cache by parameter: LibTorch 1.x keys its state map by a string it
+  // prints from the parameter's address, a string built for every parameter every update
+  // (a 12L-1H model has 385 parameters).
+  State& cached_state_of(const torch::Tensor& p) {
+    auto& cached = states_[p.unsafeGetTensorImpl()];
+    if (!cached) cached = &state_of(p);
+    return *cached;
+  }
+
   // The parameter's state, created as LibTorch's own step creates it.
   State& state_of(const torch::Tensor& p) {
     auto& states = optimizer_.state();
@@ -76,6 +89,7 @@ class AdamFamily : public Optimizer {
   }
 
   Torch optimizer_;
+  std::unordered_map<const c10::TensorImpl*, State*> states_;
 };
 
 }  // namespace
