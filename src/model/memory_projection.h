@@ -8,7 +8,8 @@
 // time. Here the layers' weights are stacked into one product; each layer reads its columns
 // as a view, and backward joins the layers' gradients into one before the product's own
 // backward: one input gradient, one weight gradient (docs/benchmarks.md, "The residual
-// stream, LayerNorm from its output, one memory projection").
+// stream, LayerNorm from its output, one memory projection"). Training and evaluation use
+// it; decoding's few rows do not (model/transformer.cpp, start_decoding).
 #pragma once
 
 #include <torch/torch.h>
