@@ -1,6 +1,6 @@
 #include "model/feed_forward.h"
 
-#include "model/dropout.h"
+#include "model/feed_forward_kernel.h"
 
 namespace headcount {
 
@@ -11,10 +11,10 @@ FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t ffn_dim, Activation ac
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  auto hidden = expand->forward(x);
-  hidden = activation_ == Activation::Relu ? torch::relu(hidden) : torch::gelu(hidden);
-  if (activation_dropout_ > 0) hidden = hashed_dropout(hidden, activation_dropout_, is_training());
-  return contract->forward(hidden);
+  const FeedForwardWeights weights{expand->weight, expand->bias, contract->weight, contract->bias};
+  const FeedForwardOptions options{activation_, is_training() ? activation_dropout_ : 0.0, std::nullopt};
+  if (feed_forward_kernel_applies(x, weights, options)) return feed_forward_kernel(x, weights, options);
+  return feed_forward_reference(x, weights, options);
 }
 
 void FeedForwardImpl::initialize(double gain, bool normal) {

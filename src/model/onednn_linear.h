@@ -1,21 +1,19 @@
-// A linear layer's product and its backward through oneDNN's matrix product, for float32
-// training and batched inference on the CPU.
+// A linear layer's product and its backward through oneDNN's matrix product
+// (model/onednn_product.h), for float32 training and batched inference on the CPU.
 //
-// Why not torch::linear: LibTorch 1.13 sends float32 products to the BLAS (OpenBLAS on
-// Debian), which packs both operands into its own blocks on every call. At the thin
-// shapes a deep single-head model is made of (one side 64-512) the packing and its
-// threads cost as much as the multiply-adds; oneDNN's product, the library LibTorch
-// itself uses for bf16, takes the same shapes without that cost (a deep model's training
-// update 20% faster: docs/benchmarks.md, "Linear layers through oneDNN"). The backward is
-// the two products torch::linear's backward would run (input gradient, weight gradient)
-// on the same library, and the bias gradient as a column sum.
+// Why not torch::linear: LibTorch 1.13 sends float32 products to the BLAS, slow at the
+// thin shapes of a deep single-head model (a deep model's training update 20% faster on
+// oneDNN: docs/benchmarks.md, "Linear layers through oneDNN"). The backward is the two
+// products torch::linear's backward would run (input gradient, weight gradient) on the
+// same library, and the bias gradient as a column sum.
 //
-// Built only where oneDNN's headers were found (Debian: libdnnl-dev); elsewhere, and for
-// anything but float32 CPU tensors with autocast off, onednn_linear_applies says no and
-// model/linear.h uses torch::linear.
+// Where the program was built without oneDNN, and for anything but float32 CPU tensors
+// with autocast off, onednn_linear_applies says no and model/linear.h uses torch::linear.
 #pragma once
 
 #include <torch/torch.h>
+
+#include "model/onednn_product.h"
 
 namespace headcount {
 
@@ -24,9 +22,6 @@ namespace headcount {
 // batch-64 decoding took 10-25% longer with every product on oneDNN (docs/benchmarks.md).
 // Training and evaluation batches have thousands of rows.
 inline constexpr int64_t kOneDnnLinearMinRows = 128;
-
-// Whether this program was built with oneDNN products.
-bool onednn_products_built();
 
 // Whether onednn_linear can compute this product: built with oneDNN, CPU float32 tensors,
 // weight [out, in] and bias [out] (or undefined), x [..., in] with at least one row,
