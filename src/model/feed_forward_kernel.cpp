@@ -99,12 +99,15 @@ class FeedForwardFunction : public torch::autograd::Function<FeedForwardFunction
       // One region: each thread takes a share of rows through both layers' weight
       // gradients, with ReLU's backward on its rows in between.
       WeightGradientShares contract(shares, contract_weight_gradient, true), expand(shares, expand_weight_gradient, true);
+      const auto rows_dense = rows.contiguous();
+      const MatrixView gradient_view = matrix_view(gradient), kept_view = matrix_view(kept),
+                       hidden_view = matrix_view(hidden_gradient), rows_view = matrix_view(rows_dense);
       at::parallel_for(0, shares, 1, [&](int64_t first, int64_t last) {
         for (int64_t s = first; s < last; ++s) {
           const auto [begin, count] = share_rows(m, shares, s);
-          contract.sum_share(s, gradient.narrow(0, begin, count), kept.narrow(0, begin, count));
+          contract.sum_share(s, gradient_view.row_block(begin, count), kept_view.row_block(begin, count));
           if (relu) relu_backward_rows(begin, count);
-          expand.sum_share(s, hidden_gradient.narrow(0, begin, count), rows.narrow(0, begin, count));
+          expand.sum_share(s, hidden_view.row_block(begin, count), rows_view.row_block(begin, count));
         }
       });
       contract_bias_gradient = contract.finish();

@@ -26,7 +26,6 @@ struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
                                const torch::Tensor& weight, const c10::optional<torch::Tensor>& bias) {
     const auto rows = x.reshape({-1, weight.size(1)});
     context->save_for_backward({rows, weight});
-    context->saved_data["input_sizes"] = x.sizes().vec();
     context->saved_data["has_bias"] = bias.has_value();
     return forward_product(rows, x.sizes(), weight, bias ? bias->contiguous() : torch::Tensor());
   }
@@ -39,7 +38,10 @@ struct OneDnnLinearFunction : torch::autograd::Function<OneDnnLinearFunction> {
     const auto gradient = gradients[0].reshape({-1, weight.size(0)});
     torch::Tensor input_gradient, weight_gradient, bias_gradient;
     if (context->needs_input_grad(0)) {
-      input_gradient = torch::empty(context->saved_data["input_sizes"].toIntVector(), rows.options());
+      // x's shape: the output's (the incoming gradient's) but the last size.
+      auto sizes = gradients[0].sizes().vec();
+      sizes.back() = weight.size(1);
+      input_gradient = torch::empty(sizes, rows.options());
       onednn_product(gradient, weight, {}, input_gradient.view({rows.size(0), weight.size(1)}));
     }
     const bool wants_bias = context->saved_data["has_bias"].toBool() && context->needs_input_grad(2);

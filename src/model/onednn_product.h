@@ -21,11 +21,31 @@ namespace headcount {
 // Whether this program was built with oneDNN products.
 bool onednn_products_built();
 
+// A float32 matrix where it lies: element (i, j) at data[i * row_stride + j * column_stride].
+// What the products inside a parallel region take, where tensor operations (views, narrow)
+// would cost more than the arithmetic of a share.
+struct MatrixView {
+  float* data;
+  int64_t rows, columns, row_stride, column_stride;
+
+  MatrixView transposed() const { return {data, columns, rows, column_stride, row_stride}; }
+  MatrixView row_block(int64_t first, int64_t count) const {
+    return {data + first * row_stride, count, columns, row_stride, column_stride};
+  }
+};
+
+// A 2-D CPU float32 tensor as a view (no copy: the tensor must outlive it).
+MatrixView matrix_view(const torch::Tensor& t);
+
 // out [m, n] = a [m, k] b [k, n] (+ bias [n]), then max(0, .) where relu is set (in the
-// same pass, as oneDNN's post-operation). CPU float32; a and b with rows or columns
-// contiguous (transposed views are read in place, anything else is copied first), out
-// [m, n] contiguous (or a row-dense view), bias contiguous or undefined. Called inside a
+// same pass, as oneDNN's post-operation). a and b with rows or columns dense (a transposed
+// view is read in place), out with dense rows, bias dense or null. Called inside a
 // parallel region, the product runs on the calling thread.
+void onednn_product(const MatrixView& a, const MatrixView& b, const float* bias, const MatrixView& out,
+                    bool relu = false);
+
+// The same on tensors: CPU float32, a and b copied first unless their rows or columns are
+// dense, out [m, n] with dense rows, bias contiguous or undefined.
 void onednn_product(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias,
                     const torch::Tensor& out, bool relu = false);
 
@@ -56,22 +76,25 @@ void onednn_weight_gradient(const torch::Tensor& gradient, const torch::Tensor& 
                             const torch::Tensor& weight_gradient, torch::Tensor* bias_gradient);
 
 // The partials of a split weight gradient: one [out, in] matrix and one [out] column-sum
-// row per share but the first (whose sums go straight into the gradient), then added in
-// share order. For callers that run their shares in a parallel region of their own (the
+// row per share but the first (whose product goes straight into the gradient), then added
+// in share order. For callers that run their shares in a parallel region of their own (the
 // feed-forward kernel runs both layers' shares in one).
 class WeightGradientShares {
  public:
+  // weight_gradient [out, in] contiguous, written by the shares and finish.
   WeightGradientShares(int64_t shares, const torch::Tensor& weight_gradient, bool with_bias);
-  // Share s's gradient^T rows (rows a [count, in] block, gradient [count, out]); from
-  // inside a parallel region, one share per call.
-  void sum_share(int64_t s, const torch::Tensor& gradient, const torch::Tensor& rows);
+  // Share s's gradient^T rows: gradient [count, out] with dense rows of out, rows
+  // [count, in]. From inside a parallel region, one share per call.
+  void sum_share(int64_t s, const MatrixView& gradient, const MatrixView& rows);
   // After every share: weight_gradient holds the total, and the bias gradient is returned
   // (undefined without bias).
   torch::Tensor finish();
 
  private:
-  int64_t shares_;
-  torch::Tensor weight_gradient_, partials_, column_sums_;
+  int64_t shares_, out_, in_;
+  bool with_bias_;
+  torch::Tensor weight_gradient_;
+  torch::Tensor scratch_;  // the shares' partials, then their column sums
 };
 
 }  // namespace headcount

@@ -222,6 +222,7 @@ HEADCOUNT_VECTOR_CLONES void backward_blocks(const Step<T>& s, const T* x, const
     T* gamma_grad = partials + block * 3 * d;
     T* beta_grad = gamma_grad + d;
     T* weight_grad = beta_grad + d;
+    std::fill(gamma_grad, gamma_grad + 3 * d, T(0));
     const int64_t row_end = std::min(s.rows, (block + 1) * kRowsPerBlock);
     for (int64_t r = block * kRowsPerBlock; r < row_end; ++r) {
       const int64_t base = r * d;
@@ -376,8 +377,10 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
     const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
     auto x_grad = torch::empty(shape.sizes(), shape.options());
     auto update_grad = torch::empty(shape.sizes(), shape.options());
-    auto partials = torch::zeros({blocks, 3, width}, shape.options());
-    auto totals = torch::zeros({3, width}, shape.options());
+    auto partials = torch::empty({blocks, 3, width}, shape.options());  // each block zeroes its own
+    // gamma's, beta's and w's gradients, apart: returned as they are, with no view to take.
+    const auto total_of = [&](bool wanted) { return wanted ? torch::empty({width}, shape.options()) : torch::Tensor(); };
+    const torch::Tensor totals[3] = {total_of(normalizes), total_of(normalizes), total_of(learned)};
     AT_DISPATCH_FLOATING_TYPES(shape.scalar_type(), "residual_step_backward", [&] {
       std::vector<scalar_t> repeated;
       const auto w = weight_row(weight, context->saved_data["alpha"].toDouble(), width, repeated);
@@ -396,15 +399,19 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
                                   partials.data_ptr<scalar_t>());
       // The blocks' partial sums, in block order.
       const scalar_t* partial = partials.data_ptr<scalar_t>();
-      scalar_t* total = totals.data_ptr<scalar_t>();
-      for (int64_t block = 0; block < blocks; ++block)
-        for (int64_t j = 0; j < 3 * width; ++j) total[j] += partial[block * 3 * width + j];
+      for (int64_t part = 0; part < 3; ++part) {
+        if (!totals[part].defined()) continue;
+        scalar_t* total = totals[part].data_ptr<scalar_t>();
+        std::fill(total, total + width, scalar_t(0));
+        for (int64_t block = 0; block < blocks; ++block)
+          for (int64_t j = 0; j < width; ++j) total[j] += partial[(block * 3 + part) * width + j];
+      }
     });
     return {x_grad,
             update_grad,
-            learned ? totals[2] : torch::Tensor(),
-            normalizes ? totals[0] : torch::Tensor(),
-            normalizes ? totals[1] : torch::Tensor(),
+            totals[2],
+            totals[0],
+            totals[1],
             torch::Tensor(),
             torch::Tensor(),
             torch::Tensor(),
