@@ -159,8 +159,11 @@ TEST(Reliability, FullDiskEndsTheRunClearlyAndKeepsTheLastGoodCheckpoint) {
                                    limit, HEADCOUNT_BINARY, config_path, dir, out);
   EXPECT_NE(std::system(command.c_str()), 0);
   const auto said = testing::read_text(out);
-  // The first checkpoint due after update 12 (the best, at the dev evaluation of update 15).
-  EXPECT_NE(said.find(dir + "/run/checkpoint_best.pt: cannot write it ("), std::string::npos) << said;
+  // The first checkpoint due after update 12, at the dev evaluation of update 15: the best
+  // where that evaluation is a new best, else the last (which the dropout draws decide).
+  EXPECT_TRUE(said.find(dir + "/run/checkpoint_best.pt: cannot write it (") != std::string::npos ||
+              said.find(dir + "/run/checkpoint_last.pt: cannot write it (") != std::string::npos)
+      << said;
   EXPECT_NE(said.find("); the file that was there is unchanged"), std::string::npos) << said;
   // Nothing earlier is lost: the good checkpoint is whole, the run resumes once there is room.
   EXPECT_EQ(testing::read_text(dir + "/run/checkpoint_last.pt"), good);

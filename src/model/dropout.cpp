@@ -1,8 +1,10 @@
 #include "model/dropout.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <limits>
+#include <mutex>
 #include <type_traits>
 
 #include "model/dropout_mask.h"
@@ -67,8 +69,11 @@ class DropoutFunction : public torch::autograd::Function<DropoutFunction> {
 }  // namespace
 
 uint64_t draw_dropout_seed() {
-  return static_cast<uint64_t>(
-      torch::randint(std::numeric_limits<int64_t>::max(), {1}, torch::kLong).item<int64_t>());
+  // From the generator itself: a randint tensor and its item() were four operator calls,
+  // and a deep model draws a seed per residual step and dropout (62 an update in 12L-1H).
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
 }
 
 torch::Tensor hashed_dropout(const torch::Tensor& input, double probability, bool training, std::optional<uint64_t> seed) {
