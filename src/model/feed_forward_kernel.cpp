@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <array>
+
 #include "model/dropout.h"
 #include "model/linear.h"
 #include "model/onednn_linear.h"
@@ -46,6 +48,50 @@ Activations forward_rows(const torch::Tensor& rows, const FeedForwardWeights& w,
   return out;
 }
 
+// The four weight gradients {expand weight, expand bias, contract weight, contract bias}
+// from the output's gradient [m, d], the kept activations [m, f], the kept activations'
+// gradient [m, f] and the input rows [m, d]. relu_scale > 0: ReLU's (and dropout's)
+// backward is applied to hidden_gradient in place here, with that scale (1 / keep
+// probability); 0: hidden_gradient is the pre-activations' gradient already.
+std::array<torch::Tensor, 4> backward_weights(const torch::Tensor& gradient, const torch::Tensor& kept,
+                                              const torch::Tensor& hidden_gradient, const torch::Tensor& rows,
+                                              const torch::Tensor& expand_weight, const torch::Tensor& contract_weight,
+                                              float relu_scale) {
+  const int64_t m = rows.size(0), f = hidden_gradient.size(1);
+  const bool relu = relu_scale > 0;
+  const auto relu_backward_rows = [&](int64_t begin, int64_t count) {
+    relu_dropout_backward(hidden_gradient.data_ptr<float>() + begin * f, kept.data_ptr<float>() + begin * f,
+                          count * f, relu_scale);
+  };
+  auto expand_weight_gradient = torch::empty_like(expand_weight, torch::MemoryFormat::Contiguous);
+  auto contract_weight_gradient = torch::empty_like(contract_weight, torch::MemoryFormat::Contiguous);
+  torch::Tensor expand_bias_gradient, contract_bias_gradient;
+  const int64_t shares = weight_gradient_shares(m, expand_weight.numel());
+  if (shares > 1) {
+    // One region: each thread takes a share of rows through both layers' weight
+    // gradients, with ReLU's backward on its rows in between.
+    WeightGradientShares contract(shares, contract_weight_gradient, true), expand(shares, expand_weight_gradient, true);
+    const auto rows_dense = rows.contiguous();
+    const MatrixView gradient_view = matrix_view(gradient), kept_view = matrix_view(kept),
+                     hidden_view = matrix_view(hidden_gradient), rows_view = matrix_view(rows_dense);
+    at::parallel_for(0, shares, 1, [&](int64_t first, int64_t last) {
+      for (int64_t s = first; s < last; ++s) {
+        const auto [begin, count] = share_rows(m, shares, s);
+        contract.sum_share(s, gradient_view.row_block(begin, count), kept_view.row_block(begin, count));
+        if (relu) relu_backward_rows(begin, count);
+        expand.sum_share(s, hidden_view.row_block(begin, count), rows_view.row_block(begin, count));
+      }
+    });
+    contract_bias_gradient = contract.finish();
+    expand_bias_gradient = expand.finish();
+  } else {
+    onednn_weight_gradient(gradient, kept, contract_weight_gradient, &contract_bias_gradient);
+    if (relu) at::parallel_for(0, m, 64, [&](int64_t begin, int64_t end) { relu_backward_rows(begin, end - begin); });
+    onednn_weight_gradient(hidden_gradient, rows, expand_weight_gradient, &expand_bias_gradient);
+  }
+  return {expand_weight_gradient, expand_bias_gradient, contract_weight_gradient, contract_bias_gradient};
+}
+
 torch::Tensor output_like(const torch::Tensor& x) { return torch::empty(x.sizes(), x.options()); }
 
 class FeedForwardFunction : public torch::autograd::Function<FeedForwardFunction> {
@@ -73,8 +119,8 @@ class FeedForwardFunction : public torch::autograd::Function<FeedForwardFunction
     const int64_t m = rows.size(0), d = rows.size(1);
     const auto gradient = gradients[0].reshape({m, d}).contiguous();
 
-    // The gradient of the kept activations, then (ReLU: in each share below) of the
-    // pre-activations, in place.
+    // The gradient of the kept activations, then of the pre-activations, in place (ReLU's
+    // in backward_weights, per share of rows).
     auto hidden_gradient = torch::empty({m, expand_weight.size(0)}, rows.options());
     onednn_product(gradient, contract_weight, {}, hidden_gradient);
     const bool relu = activation == Activation::Relu;
@@ -84,48 +130,16 @@ class FeedForwardFunction : public torch::autograd::Function<FeedForwardFunction
                                          static_cast<uint64_t>(context->saved_data["seed"].toInt()));
       hidden_gradient = torch::gelu_backward(hidden_gradient, saved[4]);
     }
-    const float scale = dropout > 0 ? dropout_scale(dropout) : 1.f;
-    const auto relu_backward_rows = [&](int64_t begin, int64_t count) {
-      const int64_t f = hidden_gradient.size(1);
-      relu_dropout_backward(hidden_gradient.data_ptr<float>() + begin * f, kept.data_ptr<float>() + begin * f,
-                            count * f, scale);
-    };
-
-    auto expand_weight_gradient = torch::empty_like(expand_weight, torch::MemoryFormat::Contiguous);
-    auto contract_weight_gradient = torch::empty_like(contract_weight, torch::MemoryFormat::Contiguous);
-    torch::Tensor expand_bias_gradient, contract_bias_gradient;
-    const int64_t shares = weight_gradient_shares(m, expand_weight.numel());
-    if (shares > 1) {
-      // One region: each thread takes a share of rows through both layers' weight
-      // gradients, with ReLU's backward on its rows in between.
-      WeightGradientShares contract(shares, contract_weight_gradient, true), expand(shares, expand_weight_gradient, true);
-      const auto rows_dense = rows.contiguous();
-      const MatrixView gradient_view = matrix_view(gradient), kept_view = matrix_view(kept),
-                       hidden_view = matrix_view(hidden_gradient), rows_view = matrix_view(rows_dense);
-      at::parallel_for(0, shares, 1, [&](int64_t first, int64_t last) {
-        for (int64_t s = first; s < last; ++s) {
-          const auto [begin, count] = share_rows(m, shares, s);
-          contract.sum_share(s, gradient_view.row_block(begin, count), kept_view.row_block(begin, count));
-          if (relu) relu_backward_rows(begin, count);
-          expand.sum_share(s, hidden_view.row_block(begin, count), rows_view.row_block(begin, count));
-        }
-      });
-      contract_bias_gradient = contract.finish();
-      expand_bias_gradient = expand.finish();
-    } else {
-      onednn_weight_gradient(gradient, kept, contract_weight_gradient, &contract_bias_gradient);
-      if (relu)
-        at::parallel_for(0, m, 64, [&](int64_t begin, int64_t end) { relu_backward_rows(begin, end - begin); });
-      onednn_weight_gradient(hidden_gradient, rows, expand_weight_gradient, &expand_bias_gradient);
-    }
-
+    const float relu_scale = !relu ? 0.f : dropout > 0 ? dropout_scale(dropout) : 1.f;
+    const auto weight_gradients = backward_weights(gradient, kept, hidden_gradient, rows, expand_weight,
+                                                   contract_weight, relu_scale);
     torch::Tensor input_gradient;
     if (context->needs_input_grad(0)) {
       input_gradient = torch::empty(gradients[0].sizes(), rows.options());
       onednn_product(hidden_gradient, expand_weight, {}, input_gradient.view({m, d}));
     }
-    return {input_gradient,          expand_weight_gradient, expand_bias_gradient, contract_weight_gradient,
-            contract_bias_gradient, torch::Tensor(),        torch::Tensor(),      torch::Tensor()};
+    return {input_gradient,       weight_gradients[0], weight_gradients[1], weight_gradients[2],
+            weight_gradients[3], torch::Tensor(),     torch::Tensor(),     torch::Tensor()};
   }
 };
 
