@@ -7,7 +7,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cstring>
 #include <array>
 #include <unordered_map>
 
@@ -131,24 +130,21 @@ void onednn_product(const MatrixView& a, const MatrixView& b, const float* bias,
   stream.wait();
 }
 
-void onednn_product(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias,
-                    const torch::Tensor& out, bool relu) {
-  const auto a_dense = dense_matrix(a), b_dense = dense_matrix(b);
-  onednn_product(matrix_view(a_dense), matrix_view(b_dense), bias.defined() ? bias.data_ptr<float>() : nullptr,
-                 matrix_view(out), relu);
-}
-
 #else  // built without oneDNN's headers: the callers keep torch::linear
 
 bool onednn_products_built() { return false; }
 void onednn_product(const MatrixView&, const MatrixView&, const float*, const MatrixView&, bool) {
   TORCH_CHECK(false, "onednn_product: this headcount was built without oneDNN (Debian: libdnnl-dev)");
 }
-void onednn_product(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, bool) {
-  TORCH_CHECK(false, "onednn_product: this headcount was built without oneDNN (Debian: libdnnl-dev)");
-}
 
 #endif
+
+void onednn_product(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias,
+                    const torch::Tensor& out, bool relu) {
+  const auto a_dense = dense_matrix(a), b_dense = dense_matrix(b);
+  onednn_product(matrix_view(a_dense), matrix_view(b_dense), bias.defined() ? bias.data_ptr<float>() : nullptr,
+                 matrix_view(out), relu);
+}
 
 int64_t weight_gradient_shares(int64_t rows, int64_t weight_elements) {
   constexpr int64_t kSplitMaxElements = 512 * 512, kMinRowsPerShare = 256;
