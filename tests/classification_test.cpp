@@ -11,7 +11,7 @@
 #include "task/classification_task.h"
 #include "task/labelled_text.h"
 #include "test_support.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 #include "train/trainer.h"
 
 namespace headcount {

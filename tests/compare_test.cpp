@@ -11,7 +11,7 @@
 #include "study/findings.h"
 #include "study/report.h"
 #include "test_support.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 
 namespace headcount {
 namespace {

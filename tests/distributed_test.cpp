@@ -22,7 +22,7 @@
 #include "reversal_corpus.h"
 #include "test_support.h"
 #include "train/data_parallel.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 #include "train/trainer.h"
 #include "util/process.h"
 

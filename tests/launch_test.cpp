@@ -29,7 +29,7 @@ TEST(Launch, NothingSetIsOneProcess) {
 
 TEST(Launch, TrainProcessesStartsRanksOnLoopbackWithAPortTheSystemChooses) {
   const auto plan = resolve_launch(train_config({"train.processes=3"}), environment({}));
-  EXPECT_EQ(plan.launcher, "train.processes");
+  EXPECT_EQ(to_string(plan.launcher), "train.processes");
   EXPECT_EQ(plan.world_size, 3);
   EXPECT_EQ(plan.local_world_size, 3);
   EXPECT_EQ(plan.rank, 0);
@@ -56,7 +56,7 @@ TEST(Launch, TorchrunsVariablesWithItsAgentStore) {
                                    {"TORCHELASTIC_USE_AGENT_STORE", "True"}, {"TORCHELASTIC_RESTART_COUNT", "2"},
                                    // Slurm's too, as under srun torchrun: torchrun's come first
                                    {"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}, {"SLURM_STEP_NODELIST", "node[3-4]"}}));
-  EXPECT_EQ(plan.launcher, "torchrun");
+  EXPECT_EQ(to_string(plan.launcher), "torchrun");
   EXPECT_EQ(plan.rank, 5);
   EXPECT_EQ(plan.world_size, 16);
   EXPECT_EQ(plan.local_rank, 1);
@@ -72,7 +72,7 @@ TEST(Launch, SlurmsVariablesAsFairseqMapsThem) {
       train_config({"train.master_port=13579"}),
       environment({{"SLURM_PROCID", "6"}, {"SLURM_NTASKS", "8"}, {"SLURM_STEP_NUM_TASKS", "8"}, {"SLURM_LOCALID", "2"},
                    {"SLURM_STEP_TASKS_PER_NODE", "4(x2)"}, {"SLURM_STEP_NODELIST", "gpu[07-08]"}}));
-  EXPECT_EQ(plan.launcher, "slurm");
+  EXPECT_EQ(to_string(plan.launcher), "slurm");
   EXPECT_EQ(plan.rank, 6);
   EXPECT_EQ(plan.world_size, 8);
   EXPECT_EQ(plan.local_rank, 2);
@@ -96,7 +96,7 @@ TEST(Launch, ExplicitConfigComesFirst) {
       train_config({"train.world_size=4", "train.rank=3", "train.local_rank=1", "train.master_addr=10.0.0.2",
                     "train.master_port=40000"}),
       environment({{"RANK", "0"}, {"WORLD_SIZE", "2"}}));
-  EXPECT_EQ(plan.launcher, "config");
+  EXPECT_EQ(to_string(plan.launcher), "config");
   EXPECT_EQ(plan.rank, 3);
   EXPECT_EQ(plan.world_size, 4);
   EXPECT_EQ(plan.local_rank, 1);

@@ -11,7 +11,7 @@
 #include "task/masked_lm_task.h"
 #include "task/masking.h"
 #include "test_support.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 #include "train/trainer.h"
 
 namespace headcount {

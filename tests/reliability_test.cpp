@@ -16,7 +16,7 @@
 #include "study/compare.h"
 #include "reversal_corpus.h"
 #include "test_support.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 #include "train/trainer.h"
 #include "util/process.h"
 #include "util/run_lock.h"
@@ -178,7 +178,7 @@ TEST(Reliability, FullDiskEndsTheRunClearlyAndKeepsTheLastGoodCheckpoint) {
 TEST(Reliability, OneTrainerPerRunFolderAndStaleLocksDoNotBlock) {
   const auto dir = write_corpus(fresh_dir("lock"));
   {
-    RunLock held(dir + "/run");
+    RunLock held(RunFolder(dir + "/run").lock());
     std::ostringstream log;
     const auto message = error_of([&] { train({corpus_config(dir), dir + "/run", false, 0}, log); });
     EXPECT_NE(message.find(dir + "/run is being trained by process " + std::to_string(getpid()) + " on "), std::string::npos)
@@ -188,7 +188,7 @@ TEST(Reliability, OneTrainerPerRunFolderAndStaleLocksDoNotBlock) {
   // A lock file left by a process that died: the kernel dropped its lock with it.
   const pid_t child = fork();
   if (child == 0) {
-    RunLock taken(dir + "/run");
+    RunLock taken(RunFolder(dir + "/run").lock());
     _exit(0);  // dies holding it
   }
   waitpid(child, nullptr, 0);

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "model/model_config.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 
 namespace headcount::testing {
 

@@ -16,7 +16,7 @@
 #include "task/loss.h"
 #include "task/task_factory.h"
 #include "train/optimizer.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
 #include "util/process.h"

@@ -61,7 +61,7 @@ Subcommand add_analyze_command(CLI::App& app) {
   sub->add_flag("--json", o->json, "print one JSON object");
   return {sub, [o]() -> int {
             const Split split = parse_split(o->split);
-            auto run = open_run(o->run, o->checkpoint, o->device);
+            auto run = open_run(o->run, parse_checkpoint_choice(o->checkpoint), o->device);
             run.task->load(o->run, /*create=*/false);
             const auto batches = run.task->input_batches(split, 0, o->limit);
             const auto analysis = analyze_attention(run.model, batches, o->analysis);

@@ -1,7 +1,6 @@
 // headcount bench: speed measurements (never timed tests; results go to docs/benchmarks.md).
-// One training update or one decoding call on random tokens, for a named shape or numbers,
-// with GFLOP/s against this machine's measured matrix-product peak, resident memory, and
-// optionally the PyTorch-eager reference on the same shape, side by side in rounds.
+// Parses a named shape and the numbers laid over it into study/bench.h's typed request, and
+// prints its result as a sentence or one JSON object.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/torch.h>
@@ -12,14 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "runtime/allocator.h"
-#include "study/reference_step.h"
-#include "study/throughput.h"
+#include "study/bench.h"
 
 namespace headcount {
 namespace {
 
-struct BenchRequest {
+// The command line as given; parsed into a typed BenchRequest (study/bench.h).
+struct BenchOptions {
   std::string mode = "train";
   std::string shape_name = "demo-shallow";
   StepShape given;  // the numbers given on the command line, laid over the named shape
@@ -60,7 +58,7 @@ bool sizes_the_batch(const std::string& option) {
 
 // The named shape with the numbers given laid over it: all of them, or (the --against
 // shape) only those that size the batch.
-StepShape resolve_shape(const std::string& name, const BenchRequest& request, const CLI::App& sub,
+StepShape resolve_shape(const std::string& name, const BenchOptions& request, const CLI::App& sub,
                         bool batch_numbers_only) {
   auto shape = named_step_shape(name);
   for (const auto& option : shape_options())
@@ -72,7 +70,7 @@ StepShape resolve_shape(const std::string& name, const BenchRequest& request, co
 
 // The shape's name in the output: "custom" for numbers alone, "NAME, changed" for a named
 // shape with numbers laid over it (a different number of timed steps changes no shape).
-std::string shape_label(const BenchRequest& request, const CLI::App& sub) {
+std::string shape_label(const BenchOptions& request, const CLI::App& sub) {
   const auto named = named_step_shape(request.shape_name);
   bool changed = false;
   for (const auto& option : shape_options())
@@ -80,92 +78,6 @@ std::string shape_label(const BenchRequest& request, const CLI::App& sub) {
                           request.given.*option.member != named.*option.member);
   if (!changed) return request.shape_name;
   return sub.count("--shape") > 0 ? request.shape_name + ", changed" : "custom";
-}
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
-}
-
-nlohmann::json shape_json(const std::string& name, const StepShape& s) {
-  return {{"name", name},
-          {"encoder_layers", s.encoder_layers}, {"decoder_layers", s.decoder_layers},
-          {"heads", s.heads}, {"d_model", s.d_model}, {"head_dim", s.head_dim}, {"ffn_dim", s.ffn_dim},
-          {"batch", s.batch}, {"source_length", s.source_length}, {"target_length", s.target_length},
-          {"steps", s.steps}};
-}
-
-// The --against shape's figures and this shape's time against it: the median of the
-// rounds' ratios, each of two timings taken next to each other, so a slow spell of the
-// machine, which moves both, cancels out of it.
-void add_against(nlohmann::json& result, const std::string& name, const StepShape& shape,
-                 const std::vector<StepTiming>& timings, const std::vector<double>& rounds_ms) {
-  std::vector<double> against_ms, ratios;
-  for (size_t round = 0; round < timings.size(); ++round) {
-    against_ms.push_back(timings[round].step_ms);
-    ratios.push_back(rounds_ms[round] / timings[round].step_ms);
-  }
-  result["against"] = {{"shape", shape_json(name, shape)}, {"step_ms", median(against_ms)},
-                       {"step_ms_rounds", against_ms}, {"parameters", timings.front().parameters}};
-  result["time_ratio_to_against"] = median(ratios);
-  result["time_ratio_to_against_rounds"] = ratios;
-}
-
-// Every round times the reference (when asked), then headcount, then the --against shape
-// (when given), so a slow spell of the machine hits all; the figures are the medians over
-// the rounds. A reference that fails is reported in the result (reference_error),
-// headcount's own figures still are.
-nlohmann::json run_bench(const BenchRequest& request, const std::string& label, const StepShape& shape,
-                         const std::optional<StepShape>& against, const Runtime& runtime) {
-  const bool training = request.mode == "train";
-  const int threads = torch::get_num_threads();
-  std::vector<StepTiming> timings, against_timings;
-  std::vector<ReferenceTiming> references;
-  std::string reference_error;
-  const auto script = request.reference_script.empty() ? find_reference_script("") : request.reference_script;
-  if (request.reference && script.empty())
-    throw std::runtime_error("--reference: bench/reference_step.py not found next to the program or in the current "
-                             "folder; name it with --reference-script");
-  for (int64_t round = 0; round < request.rounds; ++round) {
-    if (request.reference && reference_error.empty()) try {
-        references.push_back(run_reference_step(shape, threads, runtime, request.python, script));
-      } catch (const std::exception& e) {
-        reference_error = e.what();
-      }
-    timings.push_back(training ? measure_training_step(shape, runtime) : measure_decoding(shape, runtime));
-    if (against)
-      against_timings.push_back(training ? measure_training_step(*against, runtime) : measure_decoding(*against, runtime));
-  }
-  // After the timed calls, so the peak device memory above is the model's, not the probe's.
-  const double peak = request.skip_peak ? 0.0 : measure_matmul_peak_gflops(runtime);
-  auto rounds_of = [&](auto field) {
-    std::vector<double> values;
-    for (const auto& t : timings) values.push_back(t.*field);
-    return values;
-  };
-  const auto rounds_ms = rounds_of(&StepTiming::step_ms);
-  const double step_ms = median(rounds_ms), gflops = median(rounds_of(&StepTiming::gflops));
-  nlohmann::json result{
-      {"mode", request.mode}, {"shape", shape_json(label, shape)},
-      {"parameters", timings.front().parameters}, {"step_ms", step_ms}, {"step_ms_rounds", rounds_ms},
-      {"tokens_per_s", median(rounds_of(&StepTiming::tokens_per_s))}, {"gflops", gflops}, {"peak_gflops", peak},
-      {"mfu", peak > 0 ? gflops / peak : 0.0}, {"threads", threads}, {"residual", request.scheme},
-      {"device", runtime.device.str()}, {"precision", to_string(runtime.precision)},
-      {"allocator", memory_allocator_name()}, {"peak_rss_mib", timings.back().peak_resident_mib},
-      {"rss_growth_mib", timings.back().resident_at_end_mib - timings.back().resident_after_warmup_mib},
-      {"peak_device_memory_mib", timings.back().peak_device_memory_mib}};
-  if (!reference_error.empty()) result["reference_error"] = reference_error;
-  if (!references.empty()) {
-    std::vector<double> reference_ms;
-    for (const auto& r : references) reference_ms.push_back(r.step_ms);
-    result["reference"] = {{"parameters", references.front().parameters}, {"step_ms", median(reference_ms)},
-                           {"step_ms_rounds", reference_ms}};
-    result["speedup_vs_reference"] = median(reference_ms) / step_ms;
-  }
-  if (against) add_against(result, request.against, *against, against_timings, rounds_ms);
-  return result;
 }
 
 std::string human_line(const nlohmann::json& r) {
@@ -200,7 +112,7 @@ std::string human_line(const nlohmann::json& r) {
 }  // namespace
 
 Subcommand add_bench_command(CLI::App& app) {
-  auto request = std::make_shared<BenchRequest>();
+  auto request = std::make_shared<BenchOptions>();
   auto* sub = app.add_subcommand(
       "bench", "time a training update or a decoding call of an encoder-decoder on random tokens (the model of "
                "bench/reference_step.py), against this machine's matrix-product peak");
@@ -233,19 +145,19 @@ Subcommand add_bench_command(CLI::App& app) {
                 "counter such as callgrind, where the probe's JIT-compiled products take many minutes");
   sub->add_flag("--json", request->json, "one JSON object instead of a sentence");
   return {sub, [request, sub]() -> int {
-            if (request->reference && request->mode != "train")
-              throw std::invalid_argument("--reference times training updates only: the reference has no decoding");
-            if (request->reference && request->scheme != "post-ln")
-              throw std::invalid_argument("--reference: the reference is post-ln only, so --residual " +
-                                          request->scheme + " would compare two different models");
             if (request->mode == "decode" && sub->count("--target-length") > 0)
               throw std::invalid_argument("--target-length: decode mode decodes as many tokens as the source has "
                                           "(--source-length)");
-            const auto shape = resolve_shape(request->shape_name, *request, *sub, false);
-            const auto runtime = make_runtime(request->device, parse_precision(request->precision));
-            std::optional<StepShape> against;
-            if (!request->against.empty()) against = resolve_shape(request->against, *request, *sub, true);
-            const auto result = run_bench(*request, shape_label(*request, *sub), shape, against, runtime);
+            BenchRequest bench;
+            bench.mode = parse_bench_mode(request->mode);
+            bench.shape = {shape_label(*request, *sub), resolve_shape(request->shape_name, *request, *sub, false)};
+            if (!request->against.empty())
+              bench.against = NamedShape{request->against, resolve_shape(request->against, *request, *sub, true)};
+            bench.runtime = make_runtime(request->device, parse_precision(request->precision));
+            bench.rounds = request->rounds;
+            bench.reference = request->reference, bench.skip_peak = request->skip_peak;
+            bench.python = request->python, bench.reference_script = request->reference_script;
+            const auto result = run_bench(bench);
             std::cout << (request->json ? result.dump() : human_line(result)) << "\n";
             return 0;
           }};

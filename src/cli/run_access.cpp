@@ -10,11 +10,11 @@
 
 namespace headcount {
 
-OpenedRun open_run(const std::string& run_dir, const std::string& which, const std::string& device) {
-  const std::filesystem::path dir(run_dir);
-  if (!std::filesystem::is_directory(dir)) throw std::runtime_error(fmt::format("{}: no such run folder", run_dir));
+OpenedRun open_run(const std::string& run_dir, CheckpointChoice which, const std::string& device) {
+  if (!std::filesystem::is_directory(run_dir)) throw std::runtime_error(fmt::format("{}: no such run folder", run_dir));
+  const RunFolder folder(run_dir);
   OpenedRun run;
-  const auto config_path = (dir / "config.yaml").string();
+  const auto config_path = folder.config();
   run.config = load_config(config_path, {});
   if (!device.empty()) run.config.train.device = device;
   // A run trained in fp16 on a GPU is used in bf16 where there is no GPU.
@@ -23,9 +23,7 @@ OpenedRun open_run(const std::string& run_dir, const std::string& which, const s
     precision = Precision::Bf16;
   run.runtime = make_runtime(run.config.train.device, precision);
   run.task = make_task(run.config, run.runtime, config_path);
-  if (which != "best" && which != "last" && which != "average")
-    throw std::invalid_argument(fmt::format("--checkpoint '{}': expected best, last or average", which));
-  run.checkpoint_path = (dir / ("checkpoint_" + which + ".pt")).string();
+  run.checkpoint_path = folder.checkpoint(which);
   run.model = load_checkpoint(run.checkpoint_path, run.runtime.device).model;
   run.model->eval();
   return run;

@@ -7,6 +7,7 @@
 
 #include "config/run_config.h"
 #include "model/transformer.h"
+#include "run/run_folder.h"
 #include "runtime/runtime.h"
 #include "task/task.h"
 
@@ -20,9 +21,9 @@ struct OpenedRun {
   std::string checkpoint_path;
 };
 
-// which: "best", "last" or "average"; throws naming the missing file. device: where to
+// Throws naming the missing file. device: where to
 // load it (auto, cpu, cuda, cuda:N); empty: the run's own train.device, so a run trained
 // on a GPU can be used on a machine without one by passing cpu.
-OpenedRun open_run(const std::string& run_dir, const std::string& which, const std::string& device = "");
+OpenedRun open_run(const std::string& run_dir, CheckpointChoice which, const std::string& device = "");
 
 }  // namespace headcount

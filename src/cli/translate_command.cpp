@@ -27,7 +27,7 @@ static Subcommand add_prediction_command(CLI::App& app, const std::string& name,
   sub->add_option("--checkpoint", options->checkpoint, "best, last or average");
   sub->add_option("--device", options->device, "auto, cpu, cuda or cuda:N (default: the run's train.device)");
   return {sub, [options]() -> int {
-            auto run = open_run(options->run, options->checkpoint, options->device);
+            auto run = open_run(options->run, parse_checkpoint_choice(options->checkpoint), options->device);
             run.task->load_for_prediction(options->run);
             const AutocastScope mixed_precision(run.runtime);
             std::vector<std::string> lines;
@@ -64,7 +64,7 @@ Subcommand add_evaluate_command(CLI::App& app) {
   sub->add_option("--limit", options->limit, "score only the first N items (0: all)");
   return {sub, [options]() -> int {
             const Split split = parse_split(options->split);
-            auto run = open_run(options->run, options->checkpoint, options->device);
+            auto run = open_run(options->run, parse_checkpoint_choice(options->checkpoint), options->device);
             run.task->load(options->run, /*create=*/false);
             const AutocastScope mixed_precision(run.runtime);
             EvaluationOptions evaluation;

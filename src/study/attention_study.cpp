@@ -4,6 +4,7 @@
 #include <map>
 
 #include "model/checkpoint.h"
+#include "run/run_folder.h"
 #include "task/task_factory.h"
 
 namespace fs = std::filesystem;
@@ -19,7 +20,7 @@ std::vector<ArchitectureAttention> analyze_grid(const std::vector<RunRow>& runs,
   std::map<int64_t, size_t, std::greater<>> best;  // heads -> row, the shallow model first
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
-    if (r.status != "finished" || !r.test_metric || !fs::exists(fs::path(r.run_dir) / "checkpoint_best.pt")) continue;
+    if (r.status != RunStatus::Finished || !r.test_metric || !fs::exists(RunFolder(r.run_dir).checkpoint(CheckpointChoice::Best))) continue;
     if (!best.count(r.heads) || metric.better(*r.test_metric, *runs[best[r.heads]].test_metric)) best[r.heads] = i;
   }
   std::vector<ArchitectureAttention> out;
@@ -27,7 +28,7 @@ std::vector<ArchitectureAttention> analyze_grid(const std::vector<RunRow>& runs,
     const auto& row = runs[i];
     auto task = make_task(grid[i].config, runtime);
     task->load(row.run_dir, /*create=*/false);
-    auto model = load_checkpoint((fs::path(row.run_dir) / "checkpoint_best.pt").string(), runtime.device).model;
+    auto model = load_checkpoint(RunFolder(row.run_dir).checkpoint(CheckpointChoice::Best), runtime.device).model;
     out.push_back({row.architecture, heads, row.layers, row.name,
                    analyze_attention(model, task->input_batches(Split::Valid, 0, kExamples), AnalysisOptions{})});
   }

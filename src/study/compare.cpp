@@ -13,7 +13,7 @@
 #include "study/inference_speed.h"
 #include "study/report.h"
 #include "task/task_factory.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -53,8 +53,8 @@ DownstreamResults collect_downstream(const DownstreamTask& task, const std::vect
     if (d.runs.empty()) d.metric = make_task(run.config, runtime)->primary_metric();
     auto row = read_run_row(run, (out / "runs" / run.name).string(), d.metric);
     for (const auto& from : grid_rows)
-      if (from.name == run.pretrained && from.ended() && from.status != "finished" && row.status == "not started")
-        row.status = "skipped", row.error = fmt::format("its pretraining run {} {}", from.name, from.status);
+      if (from.name == run.pretrained && from.ended() && from.status != RunStatus::Finished && row.status == RunStatus::NotStarted)
+        row.status = RunStatus::Skipped, row.error = fmt::format("its pretraining run {} {}", from.name, to_string(from.status));
     d.runs.push_back(std::move(row));
   }
   return d;

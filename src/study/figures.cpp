@@ -66,7 +66,7 @@ void dev_curve_figures(const StudyResults& results, const fs::path& figures, std
       loss_plots += fmt::format("{}'data/{}.dev.dat' using 1:2 {}", separator(loss_plots), run.name, style);
       metric_plots += fmt::format("{}'data/{}.dev.dat' using ($4/60):3 {}", separator(metric_plots), run.name, style);
     }
-    if (run.status == "diverged" && run.diverged_at_update)
+    if (run.status == RunStatus::Diverged && run.diverged_at_update)
       diverged_points += fmt::format("{} {} {}\n", *run.diverged_at_update, highest_loss > 0 ? highest_loss : 1.0, run.name);
   }
   std::ofstream(data / "diverged.dat") << "# update y run\n" << diverged_points;

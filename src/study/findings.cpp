@@ -69,7 +69,7 @@ PairedGain paired_gain(const std::map<int64_t, double>& deep, const std::map<int
 
 int64_t diverged_seeds(const StudyResults& results, int64_t heads, const std::string& scheme) {
   int64_t count = 0;
-  for (const auto& run : results.runs) count += run.heads == heads && run.scheme == scheme && run.status == "diverged";
+  for (const auto& run : results.runs) count += run.heads == heads && run.scheme == scheme && run.status == RunStatus::Diverged;
   return count;
 }
 
@@ -111,10 +111,10 @@ Outcomes outcomes_of(const StudyResults& results, int64_t heads, const std::stri
   for (const auto& run : results.runs) {
     if (run.heads != heads || run.scheme != scheme || !run.ended()) continue;
     ++o.total;
-    if (run.status == "diverged") {
+    if (run.status == RunStatus::Diverged) {
       ++o.diverged;
       if (run.diverged_at_update) o.diverged_at.push_back(std::to_string(*run.diverged_at_update));
-    } else if (run.status != "finished") {
+    } else if (run.status != RunStatus::Finished) {
       ++o.failed;
     } else if (run.test_metric && did_not_learn(*run.test_metric)) {
       ++o.not_learned;
@@ -238,7 +238,7 @@ void training_speed_findings(const StudyResults& results, const GridAxes& axes, 
   auto mean_speed = [&](int64_t h) {
     std::vector<double> values;
     for (const auto& run : results.runs)
-      if (run.heads == h && run.status == "finished" && run.tokens_per_s) values.push_back(*run.tokens_per_s);
+      if (run.heads == h && run.status == RunStatus::Finished && run.tokens_per_s) values.push_back(*run.tokens_per_s);
     return spread_of(values);
   };
   const int64_t shallow = results.shallow_heads;

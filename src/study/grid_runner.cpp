@@ -9,7 +9,7 @@
 #include <ostream>
 #include <thread>
 
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 #include "util/process.h"
 
 namespace fs = std::filesystem;
@@ -17,14 +17,8 @@ namespace fs = std::filesystem;
 namespace headcount {
 
 bool run_ended(const std::string& run_dir) {
-  const auto path = fs::path(run_dir) / "summary.json";
-  if (!fs::exists(path)) return false;
-  try {
-    const auto status = read_json_file(path.string()).value("status", "");
-    return status == "finished" || status == "diverged";
-  } catch (const std::exception&) {
-    return false;
-  }
+  const auto status = recorded_status(RunFolder(run_dir));
+  return status && trained_to_end(*status);
 }
 
 namespace {
@@ -73,12 +67,7 @@ class GridQueue {
   // one it is never started.
   bool ready(size_t i) const {
     const auto& pretrained = grid_[i].pretrained;
-    if (pretrained.empty()) return true;
-    try {
-      return read_json_file((fs::path(run_dir_of(pretrained)) / "summary.json").string()).value("status", "") == "finished";
-    } catch (const std::exception&) {
-      return false;
-    }
+    return pretrained.empty() || recorded_status(RunFolder(run_dir_of(pretrained))) == RunStatus::Finished;
   }
   void record(size_t i, int status, const std::string& error);
 
@@ -93,22 +82,22 @@ class GridQueue {
 
 void GridQueue::train(size_t i) {
   const auto& run = grid_[i];
-  const fs::path dir = run_dir(i);
+  const RunFolder folder(run_dir(i));
   const auto config_path = (fs::path(options_.out) / "configs" / (run.name + ".yaml")).string();
   RunConfig config = run.config;
   if (!run.pretrained.empty()) config.train.init_from = run_dir_of(run.pretrained);
   write_file_atomically(config_path, to_yaml(config));
-  fs::create_directories(dir);
-  fs::remove(dir / "failed.txt");
-  say(fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid_.size(), run.name, (dir / "train.log").string()));
+  fs::create_directories(folder.dir());
+  fs::remove(folder.failed_note());
+  say(fmt::format("[{}/{}] {}: training (log: {})\n", i + 1, grid_.size(), run.name, folder.train_log()));
   const std::vector<std::string> arguments{options_.program, "--threads", std::to_string(options_.threads_per_run),
-                                           "train", "--config", config_path, "--out", dir.string(), "--resume"};
+                                           "train", "--config", config_path, "--out", folder.dir().string(), "--resume"};
   int status = 0;
   bool killed = false;
   std::string error;
-  fs::remove(dir / "killed.txt");
+  fs::remove(folder.killed_note());
   try {
-    status = wait_for_process(start_process(arguments, (dir / "train.log").string(), /*hold_stop_signals=*/true),
+    status = wait_for_process(start_process(arguments, folder.train_log(), /*hold_stop_signals=*/true),
                               [this] { return stopping(); }, options_.stop_grace_seconds, &killed);
   } catch (const std::exception& e) {
     status = -1, error = e.what();
@@ -117,7 +106,7 @@ void GridQueue::train(size_t i) {
     const auto text = fmt::format("did not stop within {:.0f} s of the stop request's SIGTERM: killed; its last checkpoint "
                                   "resumes it\n",
                                   options_.stop_grace_seconds);
-    write_file_atomically((dir / "killed.txt").string(), text);
+    write_file_atomically(folder.killed_note(), text);
     say(fmt::format("    {}: {}", run.name, text));
     return;
   }
@@ -126,20 +115,20 @@ void GridQueue::train(size_t i) {
 
 void GridQueue::record(size_t i, int status, const std::string& error) {
   const auto& run = grid_[i];
-  const fs::path dir = run_dir(i);
+  const RunFolder folder(run_dir(i));
   // 130 and 143: train stopped on SIGINT or SIGTERM (checkpoint saved), whoever sent it.
   const bool stopped = error.empty() && (stopping() || status == 130 || status == 143);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!run_ended(dir.string()) && stopped) {
+  const bool ended = run_ended(folder.dir().string());
+  if (!ended && stopped) {
     log_ << fmt::format("    {}: stopped; the same command resumes it from its checkpoint\n", run.name) << std::flush;
-  } else if (status != 0 || !run_ended(dir.string())) {
-    std::ofstream(dir / "failed.txt")
+  } else if (status != 0 || !ended) {
+    std::ofstream(folder.failed_note())
         << (error.empty() ? fmt::format("training exited with status {}; see train.log\n", status) : error + "\n");
     log_ << fmt::format("    {} failed (status {}); the grid goes on\n", run.name, status);
   } else {
-    const auto summary = read_json_file((dir / "summary.json").string());
-    log_ << fmt::format("    {}: {} after {} updates\n", run.name, summary.value("status", "?"), summary.value("updates", 0))
-         << std::flush;
+    const auto summary = read_run_summary(folder);
+    log_ << fmt::format("    {}: {} after {} updates\n", run.name, to_string(summary.status), summary.updates) << std::flush;
   }
 }
 

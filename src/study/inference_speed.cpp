@@ -10,6 +10,7 @@
 
 #include "data/vocabulary.h"
 #include "model/checkpoint.h"
+#include "run/run_folder.h"
 #include "runtime/autocast.h"
 
 namespace headcount {
@@ -78,11 +79,8 @@ std::vector<InferenceRow> measure_grid_inference(const std::vector<RunRow>& runs
                                                  const Runtime& runtime) {
   std::map<int64_t, std::string> checkpoint_of_heads;
   for (const auto& row : runs)
-    for (const char* name : {"checkpoint_best.pt", "checkpoint_last.pt"}) {
-      const auto path = std::filesystem::path(row.run_dir) / name;
-      if (!checkpoint_of_heads.count(row.heads) && std::filesystem::exists(path))
-        checkpoint_of_heads[row.heads] = path.string();
-    }
+    if (const auto path = RunFolder(row.run_dir).best_or_last_checkpoint(); !path.empty() && !checkpoint_of_heads.count(row.heads))
+      checkpoint_of_heads[row.heads] = path;
   std::vector<int64_t> heads;
   std::vector<std::string> architectures;
   std::vector<Transformer> models;

@@ -6,7 +6,7 @@
 
 #include "study/figures.h"
 #include "study/findings.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -25,8 +25,8 @@ std::string integer(const std::optional<T>& value) {
 }
 
 std::string status_text(const RunRow& run) {
-  if (run.status == "diverged" && run.diverged_at_update) return fmt::format("diverged at {}", *run.diverged_at_update);
-  return run.status.empty() ? "?" : run.status;
+  if (run.status == RunStatus::Diverged && run.diverged_at_update) return fmt::format("diverged at {}", *run.diverged_at_update);
+  return to_string(run.status);
 }
 
 std::string header(const StudyResults& r) {
@@ -77,7 +77,7 @@ std::string downstream_section(const StudyResults& r, const DownstreamResults& d
         std::vector<double> values;
         for (const auto& run : d.runs) {
           if (run.heads != h || run.scheme != scheme || run.pretrained.empty() == pretrained) continue;
-          ++total, finished += run.status == "finished";
+          ++total, finished += run.status == RunStatus::Finished;
           if (run.test_metric) values.push_back(*run.test_metric);
         }
         if (!total) continue;
@@ -100,8 +100,8 @@ std::string means_table(const StudyResults& r) {
       std::vector<double> values;
       for (const auto& run : r.runs) {
         if (run.heads != h || run.scheme != scheme) continue;
-        finished += run.status == "finished";
-        diverged += run.status == "diverged";
+        finished += run.status == RunStatus::Finished;
+        diverged += run.status == RunStatus::Diverged;
         if (run.test_metric) values.push_back(*run.test_metric);
       }
       const auto s = spread_of(values);

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "study/preset.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -33,7 +33,7 @@ json run_to_json(const RunRow& r) {
   for (const auto& p : r.dev_curve)
     curve.push_back({{"update", p.update}, {"elapsed_s", p.elapsed_s}, {"loss", p.loss}, {"metric", optional_json(p.metric)}});
   json row = {{"name", r.name},     {"heads", r.heads}, {"layers", r.layers},     {"architecture", r.architecture},
-              {"scheme", r.scheme}, {"seed", r.seed},   {"run_dir", r.run_dir}, {"status", r.status},
+              {"scheme", r.scheme}, {"seed", r.seed},   {"run_dir", r.run_dir}, {"status", to_string(r.status)},
               {"dev_curve", curve}};
   if (!r.error.empty()) row["error"] = r.error;
   if (r.finetune_seed) row["pretrained"] = r.pretrained, row["finetune_seed"] = r.finetune_seed;
@@ -52,9 +52,9 @@ json run_to_json(const RunRow& r) {
   return row;
 }
 
-// The fields a run's summary.json gives its row (as summary.json or results.json has them).
+// The fields a results.json row keeps of its run's summary.
 void read_summary_fields(const json& j, RunRow& r) {
-  r.status = j.value("status", "");
+  r.status = parse_run_status(j.value("status", ""));
   r.diverged_at_update = optional_from<int64_t>(j, "diverged_at_update");
   r.updates = optional_from<int64_t>(j, "updates");
   r.parameters = optional_from<int64_t>(j, "parameters");
@@ -65,6 +65,22 @@ void read_summary_fields(const json& j, RunRow& r) {
   r.tokens_per_s = optional_from<double>(j, "tokens_per_s");
   r.peak_rss_mib = optional_from<double>(j, "peak_rss_mib");
   r.test = j.value("test", json());
+}
+
+// The fields a run's summary.json gives its row.
+void take_summary(const RunSummary& s, RunRow& r) {
+  r.status = s.status;
+  r.diverged_at_update = s.diverged_at_update;
+  r.updates = s.updates;
+  r.parameters = s.parameters;
+  r.best_dev_summary = s.to_json().at("best_dev");
+  r.best_dev = s.best_dev.value;
+  r.wall_time_s = s.wall_time_s;
+  r.train_time_s = s.train_time_s;
+  r.tokens_per_s = s.tokens_per_s;
+  r.peak_rss_mib = s.peak_rss_mib;
+  r.test = s.test;
+  r.has_summary = true;
 }
 
 RunRow run_from_json(const json& j) {
@@ -186,26 +202,22 @@ RunRow read_run_row(const GridRun& run, const std::string& run_dir_text, const M
   row.pretrained = run.pretrained;
   row.finetune_seed = run.finetune_seed;
   row.run_dir = run_dir.string();
-  if (fs::exists(run_dir / "summary.json")) {
-    const json summary = read_json_file((run_dir / "summary.json").string());
-    read_summary_fields(summary, row);
-    row.has_summary = true;
+  const RunFolder folder(run_dir);
+  if (fs::exists(folder.summary())) {
+    take_summary(read_run_summary(folder), row);
     if (row.test.is_object() && row.test.contains(metric.key)) row.test_metric = row.test[metric.key].get<double>();
-  } else if (fs::exists(run_dir / "failed.txt")) {
-    row.status = "failed";
-    std::ifstream in(run_dir / "failed.txt");
-    row.error = std::string(std::istreambuf_iterator<char>(in), {});
+  } else if (fs::exists(folder.failed_note())) {
+    row.status = RunStatus::Failed;
+    row.error = read_text_file(folder.failed_note());
   } else {
     // Started (it has logged or saved a checkpoint) but not ended: running now, stopped, or
     // stopped with its machine.
-    const bool started = fs::exists(run_dir / "metrics.jsonl") || fs::exists(run_dir / "checkpoint_last.pt");
-    row.status = started ? "unfinished" : "not started";
-    if (fs::exists(run_dir / "killed.txt")) {
-      std::ifstream in(run_dir / "killed.txt");
-      row.status = "unfinished", row.error = std::string(std::istreambuf_iterator<char>(in), {});
-    }
+    const bool started = fs::exists(folder.metrics()) || fs::exists(folder.checkpoint(CheckpointChoice::Last));
+    row.status = started ? RunStatus::Unfinished : RunStatus::NotStarted;
+    if (fs::exists(folder.killed_note()))
+      row.status = RunStatus::Unfinished, row.error = read_text_file(folder.killed_note());
   }
-  for (const auto& line : read_metrics((run_dir / "metrics.jsonl").string()))
+  for (const auto& line : read_metrics(folder.metrics()))
     if (line.value("kind", "") == "dev")
       row.dev_curve.push_back({line["update"], line["elapsed_s"], line.value("dev_loss", 0.0),
                                line.contains("dev_" + metric.key)

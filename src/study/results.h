@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analysis/attention_analysis.h"
+#include "run/run_folder.h"
 #include "task/task.h"
 
 namespace headcount {
@@ -33,8 +34,9 @@ struct RunRow {
   std::string pretrained;
   int64_t finetune_seed = 0;
   std::string run_dir;
-  // finished, diverged, failed (with error), unfinished (started, not ended), not started
-  std::string status;
+  // Finished or Diverged (from summary.json), Failed (with error), Unfinished (started, not
+  // ended), NotStarted, Skipped (a fine-tuning run whose pretraining run did not finish)
+  RunStatus status = RunStatus::NotStarted;
   std::string error;
   bool has_summary = false;  // the run ended and wrote summary.json: the fields below are its
   std::optional<int64_t> diverged_at_update, updates, parameters;
@@ -44,7 +46,7 @@ struct RunRow {
   std::vector<DevPoint> dev_curve;
 
   // Runs that have not ended yet are neither results nor failures.
-  bool ended() const { return status != "unfinished" && status != "not started"; }
+  bool ended() const { return status != RunStatus::Unfinished && status != RunStatus::NotStarted; }
 };
 
 struct InferenceRow {
@@ -100,7 +102,7 @@ struct StudyResults {
   static StudyResults from_json(const nlohmann::json& json);
 };
 
-// One run's row, read back from its run folder (summary.json, metrics.jsonl, failed.txt).
+// One run's row, read back from its run folder (summary, metrics, failed and killed notes).
 RunRow read_run_row(const GridRun& run, const std::string& run_dir, const MetricInfo& metric);
 
 }  // namespace headcount

@@ -12,7 +12,7 @@
 #include "data/parallel_text.h"  // read_lines
 #include "util/field_table.h"     // split_list
 #include "eval/classification_metrics.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -90,7 +90,7 @@ void ClassificationTask::load(const std::string& run_dir, bool create) {
 
 void ClassificationTask::load_classes(const std::string& run_dir, bool create, const std::vector<LabelledText>& train) {
   if (layout_.regression) return;
-  const auto path = (fs::path(run_dir) / "labels.txt").string();
+  const auto path = RunFolder(run_dir).labels();
   if (fs::exists(path)) {
     classes_.clear();
     for (const auto& line : read_lines(path))
@@ -114,18 +114,20 @@ void ClassificationTask::load_classes(const std::string& run_dir, bool create, c
 }
 
 void ClassificationTask::load_vocabulary(const std::string& run_dir, bool create, const std::vector<LabelledText>& train) {
-  const fs::path dir(run_dir);
-  const auto model_path = dir / "sentencepiece.model", vocabulary_path = dir / "source.vocab";
+  const RunFolder folder(run_dir);
+  const auto model_path = folder.sentencepiece_model(PieceModel::Joint), vocabulary_path = folder.source_vocabulary();
   const bool missing = !fs::exists(model_path) || !fs::exists(vocabulary_path);
-  if (missing && !create) throw std::runtime_error(fmt::format("{}: missing vocabulary", vocabulary_path.string()));
+  if (missing && !create) throw std::runtime_error(fmt::format("{}: missing vocabulary", vocabulary_path));
   if (missing && !config_.train.init_from.empty()) {
     // The pretraining run's: its model's embeddings are indexed by them.
-    const fs::path from(config_.train.init_from);
-    fs::create_directories(dir);
-    for (const char* name : {"sentencepiece.model", "source.vocab"}) {
-      if (!fs::exists(from / name))
-        throw std::runtime_error(fmt::format("train.init_from {}: no {} (not a masked-LM run folder?)", from.string(), name));
-      fs::copy_file(from / name, dir / name, fs::copy_options::overwrite_existing);
+    const RunFolder from(config_.train.init_from);
+    fs::create_directories(folder.dir());
+    for (const auto& [source, destination] : {std::pair{from.sentencepiece_model(PieceModel::Joint), model_path},
+                                              std::pair{from.source_vocabulary(), vocabulary_path}}) {
+      if (!fs::exists(source))
+        throw std::runtime_error(fmt::format("train.init_from {}: no {} (not a masked-LM run folder?)",
+                                             from.dir().string(), fs::path(source).filename().string()));
+      fs::copy_file(source, destination, fs::copy_options::overwrite_existing);
     }
   } else if (missing) {
     std::vector<std::string> text;
@@ -133,14 +135,14 @@ void ClassificationTask::load_vocabulary(const std::string& run_dir, bool create
       text.push_back(row.first);
       if (!row.second.empty()) text.push_back(row.second);
     }
-    fs::create_directories(dir);
-    train_sentencepiece({&text}, (dir / "sentencepiece").string(), config_.data.vocab_size);
-    tokenizer_ = make_tokenizer("sentencepiece", model_path.string());
+    fs::create_directories(folder.dir());
+    train_sentencepiece({&text}, folder.sentencepiece_prefix(PieceModel::Joint), config_.data.vocab_size);
+    tokenizer_ = make_tokenizer("sentencepiece", model_path);
     const auto pieces = tokenizer_->tokenize_lines(text);
-    Vocabulary::build({&pieces}).save(vocabulary_path.string());
+    Vocabulary::build({&pieces}).save(vocabulary_path);
   }
-  tokenizer_ = make_tokenizer("sentencepiece", model_path.string());
-  vocabulary_ = Vocabulary::load(vocabulary_path.string());
+  tokenizer_ = make_tokenizer("sentencepiece", model_path);
+  vocabulary_ = Vocabulary::load(vocabulary_path);
 }
 
 void ClassificationTask::load_for_prediction(const std::string& run_dir) {

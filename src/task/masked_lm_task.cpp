@@ -9,6 +9,7 @@
 #include "data/batching.h"
 #include "data/parallel_text.h"  // read_lines
 #include "util/field_table.h"     // split_list
+#include "run/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -75,8 +76,8 @@ static std::vector<std::vector<int64_t>> documents_of(const std::vector<std::opt
 }
 
 void MaskedLmTask::load(const std::string& run_dir, bool create) {
-  const fs::path dir(run_dir);
-  const auto model_path = (dir / "sentencepiece.model").string();
+  const RunFolder folder(run_dir);
+  const auto model_path = folder.sentencepiece_model(PieceModel::Joint);
   // Several training files are one corpus, each file ending its last document.
   std::vector<std::string> train_lines;
   for (const auto& file : split_list(config_.data.train_file)) {
@@ -90,8 +91,8 @@ void MaskedLmTask::load(const std::string& run_dir, bool create) {
     for (const auto& line : train_lines)
       if (!blank(line)) text.push_back(line);
     if (text.empty()) throw std::runtime_error(fmt::format("{}: no text to train on", config_.data.train_file));
-    fs::create_directories(dir);
-    train_sentencepiece({&text}, (dir / "sentencepiece").string(), config_.data.vocab_size);
+    fs::create_directories(folder.dir());
+    train_sentencepiece({&text}, folder.sentencepiece_prefix(PieceModel::Joint), config_.data.vocab_size);
   }
   tokenizer_ = make_tokenizer("sentencepiece", model_path);
   const auto train_pieces = tokenize(train_lines, *tokenizer_);
@@ -110,7 +111,7 @@ void MaskedLmTask::load(const std::string& run_dir, bool create) {
 }
 
 void MaskedLmTask::load_vocabulary(const std::string& run_dir, bool create, const std::vector<std::string>& train_pieces) {
-  const auto path = (fs::path(run_dir) / "source.vocab").string();
+  const auto path = RunFolder(run_dir).source_vocabulary();
   if (fs::exists(path)) {
     vocabulary_ = Vocabulary::load(path);
   } else {
@@ -130,7 +131,7 @@ void MaskedLmTask::load_vocabulary(const std::string& run_dir, bool create, cons
 }
 
 void MaskedLmTask::load_for_prediction(const std::string& run_dir) {
-  tokenizer_ = make_tokenizer("sentencepiece", (fs::path(run_dir) / "sentencepiece.model").string());
+  tokenizer_ = make_tokenizer("sentencepiece", RunFolder(run_dir).sentencepiece_model(PieceModel::Joint));
   load_vocabulary(run_dir, /*create=*/false, {});
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include "run/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -57,23 +58,23 @@ void Seq2SeqTask::load(const std::string& run_dir, bool create) {
 }
 
 void Seq2SeqTask::load_vocabularies(const std::string& run_dir, bool create) {
-  const fs::path dir(run_dir);
-  const auto source_path = dir / "source.vocab", target_path = dir / "target.vocab";
+  const RunFolder folder(run_dir);
+  const auto source_path = folder.source_vocabulary(), target_path = folder.target_vocabulary();
   if (fs::exists(source_path) && fs::exists(target_path)) {
-    source_vocabulary_ = Vocabulary::load(source_path.string());
-    target_vocabulary_ = Vocabulary::load(target_path.string());
+    source_vocabulary_ = Vocabulary::load(source_path);
+    target_vocabulary_ = Vocabulary::load(target_path);
     return;
   }
-  if (!create) throw std::runtime_error(fmt::format("{}: missing vocabulary", source_path.string()));
+  if (!create) throw std::runtime_error(fmt::format("{}: missing vocabulary", source_path));
   if (joint_vocabulary()) {
     source_vocabulary_ = target_vocabulary_ = Vocabulary::build({&text_.train.source, &text_.train.target});
   } else {
     source_vocabulary_ = Vocabulary::build({&text_.train.source});
     target_vocabulary_ = Vocabulary::build({&text_.train.target});
   }
-  fs::create_directories(dir);
-  source_vocabulary_.save(source_path.string());
-  target_vocabulary_.save(target_path.string());
+  fs::create_directories(folder.dir());
+  source_vocabulary_.save(source_path);
+  target_vocabulary_.save(target_path);
 }
 
 void Seq2SeqTask::load_for_prediction(const std::string& run_dir) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "eval/metrics.h"
+#include "run/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -70,18 +71,19 @@ Seq2SeqTask::Tokenizers TranslationTask::make_tokenizers(const std::string& run_
                                                          const ParallelText* raw_train) const {
   const auto& c = config_.data;
   if (c.tokenizer != "sentencepiece") return {make_tokenizer(c.tokenizer), make_tokenizer(c.tokenizer)};
-  const fs::path dir(run_dir);
+  const RunFolder folder(run_dir);
   const bool joint = c.joint_vocabulary;
-  const auto source_model = (dir / (joint ? "sentencepiece.model" : "sentencepiece.source.model")).string();
-  const auto target_model = (dir / (joint ? "sentencepiece.model" : "sentencepiece.target.model")).string();
+  const auto source_model = folder.sentencepiece_model(joint ? PieceModel::Joint : PieceModel::Source);
+  const auto target_model = folder.sentencepiece_model(joint ? PieceModel::Joint : PieceModel::Target);
   if (!fs::exists(source_model) || !fs::exists(target_model)) {
     if (!raw_train) throw std::runtime_error(fmt::format("{}: missing sentencepiece model", source_model));
-    fs::create_directories(dir);
+    fs::create_directories(folder.dir());
     if (joint) {
-      train_sentencepiece({&raw_train->source, &raw_train->target}, (dir / "sentencepiece").string(), c.vocab_size);
+      train_sentencepiece({&raw_train->source, &raw_train->target}, folder.sentencepiece_prefix(PieceModel::Joint),
+                          c.vocab_size);
     } else {
-      train_sentencepiece({&raw_train->source}, (dir / "sentencepiece.source").string(), c.vocab_size);
-      train_sentencepiece({&raw_train->target}, (dir / "sentencepiece.target").string(), c.vocab_size);
+      train_sentencepiece({&raw_train->source}, folder.sentencepiece_prefix(PieceModel::Source), c.vocab_size);
+      train_sentencepiece({&raw_train->target}, folder.sentencepiece_prefix(PieceModel::Target), c.vocab_size);
     }
   }
   return {make_tokenizer("sentencepiece", source_model), make_tokenizer("sentencepiece", target_model)};

@@ -5,9 +5,17 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "util/enum_names.h"
+
 namespace headcount {
 
 namespace {
+
+constexpr NamedValue<Launcher> kLaunchers[] = {{Launcher::SingleProcess, "single process"},
+                                               {Launcher::Config, "config"},
+                                               {Launcher::Torchrun, "torchrun"},
+                                               {Launcher::Slurm, "slurm"},
+                                               {Launcher::TrainProcesses, "train.processes"}};
 
 // An integer variable or key; throws ConfigError naming it when it is not one.
 int to_int(const std::string& text, const std::string& what, int lowest) {
@@ -51,7 +59,7 @@ void check_plan(const LaunchPlan& plan, const std::string& source) {
 
 LaunchPlan from_config(const TrainConfig& t) {
   LaunchPlan plan;
-  plan.launcher = "config";
+  plan.launcher = Launcher::Config;
   plan.world_size = static_cast<int>(t.world_size);
   plan.rank = static_cast<int>(t.rank);
   plan.local_rank = static_cast<int>(t.local_rank >= 0 ? t.local_rank : 0);
@@ -65,7 +73,7 @@ LaunchPlan from_config(const TrainConfig& t) {
 
 LaunchPlan from_torchrun(const Reader& env, const TrainConfig& t) {
   LaunchPlan plan;
-  plan.launcher = "torchrun";
+  plan.launcher = Launcher::Torchrun;
   plan.rank = env.number("RANK", 0);
   plan.world_size = env.number("WORLD_SIZE", 1);
   plan.local_rank = env.number("LOCAL_RANK", 0, 0);
@@ -81,7 +89,7 @@ LaunchPlan from_torchrun(const Reader& env, const TrainConfig& t) {
 
 LaunchPlan from_slurm(const Reader& env, const TrainConfig& t) {
   LaunchPlan plan;
-  plan.launcher = "slurm";
+  plan.launcher = Launcher::Slurm;
   plan.rank = env.number("SLURM_PROCID", 0);
   plan.world_size = env.has("SLURM_STEP_NUM_TASKS") ? env.number("SLURM_STEP_NUM_TASKS", 1) : env.number("SLURM_NTASKS", 1);
   plan.local_rank = env.number("SLURM_LOCALID", 0, 0);
@@ -98,6 +106,8 @@ LaunchPlan from_slurm(const Reader& env, const TrainConfig& t) {
 
 }  // namespace
 
+std::string to_string(Launcher launcher) { return name_of(kLaunchers, launcher); }
+
 std::optional<std::string> process_environment(const std::string& name) {
   const char* value = std::getenv(name.c_str());
   if (value == nullptr) return std::nullopt;
@@ -107,7 +117,7 @@ std::optional<std::string> process_environment(const std::string& name) {
 std::string LaunchPlan::describe() const {
   if (!distributed()) return "single process";
   return fmt::format("rank {} of {} (local {} of {}), {}, master {}:{}", rank, world_size, local_rank, local_world_size,
-                     launcher, master_addr, master_port);
+                     to_string(launcher), master_addr, master_port);
 }
 
 LaunchPlan resolve_launch(const TrainConfig& t, const EnvironmentLookup& environment) {
@@ -121,7 +131,7 @@ LaunchPlan resolve_launch(const TrainConfig& t, const EnvironmentLookup& environ
              (env.has("SLURM_STEP_NUM_TASKS") || env.has("SLURM_NTASKS"))) {
     plan = from_slurm(env, t);
   } else if (t.processes > 1) {
-    plan.launcher = "train.processes";
+    plan.launcher = Launcher::TrainProcesses;
     plan.world_size = plan.local_world_size = static_cast<int>(t.processes);
     plan.master_addr = "127.0.0.1";  // every rank on this machine: loopback, no name to resolve
     plan.master_port = 0;
@@ -133,7 +143,7 @@ LaunchPlan resolve_launch(const TrainConfig& t, const EnvironmentLookup& environ
     throw ConfigError(fmt::format(
         "train.processes is {}, but {} already started {} ranks: train.processes starts ranks on this machine "
         "only when no launcher does; set it to 1",
-        t.processes, plan.launcher, plan.world_size));
+        t.processes, to_string(plan.launcher), plan.world_size));
   return plan;
 }
 

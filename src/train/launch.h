@@ -23,6 +23,10 @@
 
 namespace headcount {
 
+// Who started this process's group (step 1-4 above), or no group at all.
+enum class Launcher { SingleProcess, Config, Torchrun, Slurm, TrainProcesses };
+std::string to_string(Launcher launcher);  // "single process", "config", "torchrun", "slurm", "train.processes"
+
 struct LaunchPlan {
   int rank = 0, world_size = 1;
   int local_rank = 0, local_world_size = 1;  // among the ranks of this machine
@@ -30,7 +34,7 @@ struct LaunchPlan {
   int master_port = 0;        // 0: rank 0 lets the system choose (train.processes only)
   bool agent_store = false;   // torchrun's agent serves the store: rank 0 is a client too
   std::string store_prefix;   // keys of this group in the store
-  std::string launcher = "single process";  // "config", "torchrun", "slurm", "train.processes"
+  Launcher launcher = Launcher::SingleProcess;
 
   bool distributed() const { return world_size > 1; }
   std::string describe() const;  // "rank 1 of 4 (local 1 of 2), torchrun, master node1:29500"

@@ -14,8 +14,9 @@
 #include "model/checkpoint.h"
 #include "runtime/autocast.h"
 #include "task/task_factory.h"
+#include "train/final_test.h"
 #include "train/gradient_clipping.h"
-#include "train/run_folder.h"
+#include "run/run_folder.h"
 #include "util/durable_file.h"
 #include "util/resident_memory.h"
 
@@ -35,41 +36,49 @@ std::string format_scales(const std::vector<double>& scales) {
   return out;
 }
 
+// The dropout seed of one rank's update in data-parallel training: each rank its own masks,
+// and a resumed run the same ones as before. The seed, update and rank are spread over the
+// 64 bits by odd multipliers (the golden-ratio increment and SplitMix64's two mixing
+// multipliers) and combined.
+uint64_t rank_dropout_seed(int64_t seed, int64_t update, int rank) {
+  constexpr uint64_t kSeedMultiplier = 0x9E3779B97F4A7C15ull;    // 2^64 / golden ratio
+  constexpr uint64_t kUpdateMultiplier = 0xBF58476D1CE4E5B9ull;  // SplitMix64's first mix
+  constexpr uint64_t kRankMultiplier = 0x94D049BB133111EBull;    // SplitMix64's second mix
+  return static_cast<uint64_t>(seed) * kSeedMultiplier ^ static_cast<uint64_t>(update) * kUpdateMultiplier ^
+         static_cast<uint64_t>(rank) * kRankMultiplier;
+}
+
 }  // namespace
 
-nlohmann::json train(const TrainRequest& request, std::ostream& log) { return Trainer(request, log).run(); }
+nlohmann::json train(const TrainRequest& request, std::ostream& log) { return Trainer(request, log).run().to_json(); }
 
 Trainer::Trainer(TrainRequest request, std::ostream& log)
     : request_(std::move(request)),
       config_(request_.config),
+      folder_(request_.run_dir),
       t_(config_.train),
       log_(log),
-      runtime_(make_runtime(t_.device, t_.precision, request_.launch.local_rank)),
+      runtime_(request_.runtime ? *request_.runtime : make_runtime(t_.device, t_.precision, request_.launch.local_rank)),
       generator_(at::detail::getDefaultCPUGenerator()),
       schedule_{t_.lr, t_.warmup_init_lr, t_.warmup_updates, t_.max_updates, t_.decay_updates} {
-  const fs::path dir(request_.run_dir);
-  dir_ = dir.string();
-  last_path_ = (dir / "checkpoint_last.pt").string();
-  best_path_ = (dir / "checkpoint_best.pt").string();
-  metrics_path_ = (dir / "metrics.jsonl").string();
   // One trainer per folder: taken before anything is read or written there.
-  if (first_rank()) lock_ = std::make_unique<RunLock>(dir_);
-  const bool has_checkpoint = fs::exists(last_path_) || fs::exists(previous_path(last_path_));
+  if (first_rank()) lock_ = std::make_unique<RunLock>(folder_.lock());
+  const bool has_checkpoint = fs::exists(last_path()) || fs::exists(previous_path(last_path()));
   resuming_ = request_.resume && has_checkpoint;
   if (has_checkpoint && !request_.resume)
     throw std::runtime_error(fmt::format(
-        "{} holds a checkpoint of an earlier run; pass --resume to continue it, or choose another --out", dir_));
+        "{} holds a checkpoint of an earlier run; pass --resume to continue it, or choose another --out", request_.run_dir));
   ranks_ = request_.launch.world_size;
   task_ = make_task(config_, runtime_);
   if (first_rank()) {
-    fs::create_directories(dir);
-    write_file_atomically((dir / "config.yaml").string(), to_yaml(config_));
+    fs::create_directories(folder_.dir());
+    write_file_atomically(folder_.config(), to_yaml(config_));
   }
   if (request_.launch.distributed()) join_group();
   // Rank 0 makes the vocabularies; the others read them once it has.
-  if (first_rank()) task_->load(dir_, /*create=*/true);
+  if (first_rank()) task_->load(request_.run_dir, /*create=*/true);
   if (group_) group_->value_of_first_rank(0);
-  if (!first_rank()) task_->load(dir_, /*create=*/false);
+  if (!first_rank()) task_->load(request_.run_dir, /*create=*/false);
   prepare_model();
   log_ << fmt::format("model: {} {}, {} encoder / {} decoder layers, {} parameters; {}, {} threads\n",
                       to_string(model_config_.architecture), to_string(model_config_.residual),
@@ -84,7 +93,7 @@ Trainer::Trainer(TrainRequest request, std::ostream& log)
   // seed gives the same weights, but a profile's sums may round differently with
   // another thread count.
   if (group_) group_->copy_from_first_rank(parameters_);
-  metric_ = task_->checkpoint_metric();
+  policy_.emplace(t_, task_->checkpoint_metric(), request_.stop_after_updates);
   process_start_ = std::chrono::steady_clock::now();
   elapsed_before_ = state_.elapsed_s;
   interval_.restart(state_.interval_seconds);
@@ -115,14 +124,15 @@ void Trainer::prepare_model() {
     auto loaded = load_resume_checkpoint();
     if (model_config_to_json(loaded.model->config()) != model_config_to_json(model_config_))
       throw std::runtime_error(
-          fmt::format("{}: its model differs from the config's; resume with the run's own config", last_path_));
+          fmt::format("{}: its model differs from the config's; resume with the run's own config", last_path()));
     model_ = loaded.model;
     state_ = TrainingState::from_json(loaded.extra);
     resume_archive = loaded.archive;
-    if (first_rank()) truncate_metrics_after(metrics_path_, state_.update);
-    log_ << fmt::format("resuming {} at update {} (epoch {})\n", dir_, state_.update, state_.epoch + 1);
+    if (first_rank()) truncate_metrics_after(folder_.metrics(), state_.update);
+    log_ << fmt::format("resuming {} at update {} (epoch {})\n", request_.run_dir, state_.update, state_.epoch + 1);
   } else {
-    if (first_rank() && fs::exists(metrics_path_)) fs::remove(metrics_path_);  // left by a start that never reached a checkpoint
+    // Left by a start that never reached a checkpoint.
+    if (first_rank() && fs::exists(folder_.metrics())) fs::remove(folder_.metrics());
     if (!t_.init_from.empty()) initialize_from(t_.init_from);
   }
   model_->to(runtime_.device);
@@ -147,9 +157,7 @@ void Trainer::prepare_model() {
 
 // train.init_from: the encoder of another run's best checkpoint (else its last).
 void Trainer::initialize_from(const std::string& run_dir) {
-  std::string path;
-  for (const char* name : {"checkpoint_best.pt", "checkpoint_last.pt"})
-    if (path.empty() && fs::exists(fs::path(run_dir) / name)) path = (fs::path(run_dir) / name).string();
+  const auto path = RunFolder(run_dir).best_or_last_checkpoint();
   if (path.empty()) throw std::runtime_error(fmt::format("train.init_from {}: no checkpoint there", run_dir));
   const auto from = load_checkpoint(path).model;
   try {
@@ -163,12 +171,12 @@ void Trainer::initialize_from(const std::string& run_dir) {
 // checkpoint_last.pt, or the one before it when the newest cannot be read (a torn write
 // by a file system that lost the flush, a disk that filled).
 LoadedCheckpoint Trainer::load_resume_checkpoint() {
-  const auto previous = previous_path(last_path_);
+  const auto previous = previous_path(last_path());
   try {
-    return load_checkpoint(last_path_, runtime_.device);
+    return load_checkpoint(last_path(), runtime_.device);
   } catch (const std::exception& e) {
     if (!fs::exists(previous)) throw;
-    log_ << fmt::format("{} cannot be read ({}); resuming from the checkpoint before it, {}\n", last_path_,
+    log_ << fmt::format("{} cannot be read ({}); resuming from the checkpoint before it, {}\n", last_path(),
                         std::string(e.what()).substr(0, 300), previous);
     return load_checkpoint(previous, runtime_.device);
   }
@@ -185,7 +193,7 @@ void Trainer::profile_admin_scales() {
   if (!profile.decoder_scales.empty()) log_ << "  decoder w: " << format_scales(profile.decoder_scales) << "\n";
 }
 
-nlohmann::json Trainer::run() {
+RunSummary Trainer::run() {
   while (true) {
     const Decision decision = decide();
     if (decision != Decision::Continue) {
@@ -203,22 +211,15 @@ nlohmann::json Trainer::run() {
     }
     apply(step);
     log_update(step);
-    if (state_.update % t_.valid_every == 0) evaluate_on_schedule();
+    if (policy_->validation_due(state_.update)) evaluate_on_schedule();
   }
   return finish();
 }
 
-// Budgets and patience end the run; a stop request or the tests' update limit interrupt
-// it. Wall time and dev scores are rank 0's, so rank 0 decides for every rank.
-Trainer::Decision Trainer::decide() {
-  auto decision = Decision::Continue;
-  if ((t_.max_updates > 0 && state_.update >= t_.max_updates) || (t_.max_epochs > 0 && state_.epoch >= t_.max_epochs) ||
-      (t_.max_minutes > 0 && elapsed() >= t_.max_minutes * 60.0) || patience_ran_out_)
-    decision = Decision::Finish;
-  else if (request_.stop_after_updates > 0 && updates_this_process_ >= request_.stop_after_updates)
-    decision = Decision::Interrupt;
-  else if (request_.stop_requested && request_.stop_requested())
-    decision = Decision::Stop;
+// Wall time and dev scores are rank 0's, so rank 0's policy decides for every rank.
+Decision Trainer::decide() {
+  const bool stop_requested = request_.stop_requested && request_.stop_requested();
+  auto decision = policy_->decide(state_, {elapsed(), updates_this_process_, stop_requested});
   if (group_) decision = static_cast<Decision>(group_->value_of_first_rank(static_cast<int64_t>(decision)));
   return decision;
 }
@@ -227,12 +228,8 @@ Trainer::Decision Trainer::decide() {
 // gradients summed over the ranks and divided by the targets, then clipped.
 Trainer::Step Trainer::compute_gradients() {
   if (group_) {
-    // Each rank its own dropout masks, and a resumed run the same ones as before.
-    const uint64_t seed = static_cast<uint64_t>(t_.seed) * 0x9E3779B97F4A7C15ull ^
-                          static_cast<uint64_t>(state_.update + 1) * 0xBF58476D1CE4E5B9ull ^
-                          static_cast<uint64_t>(request_.launch.rank + 1) * 0x94D049BB133111EBull;
     std::lock_guard<std::mutex> lock(generator_.mutex());
-    generator_.set_current_seed(seed);
+    generator_.set_current_seed(rank_dropout_seed(t_.seed, state_.update + 1, request_.launch.rank + 1));
   }
   const auto start = std::chrono::steady_clock::now();
   const auto& epoch_batches = batches_for_epoch();
@@ -294,11 +291,11 @@ bool Trainer::diverged(const Step& step) const {
 }
 
 void Trainer::record_divergence(const Step& step) {
-  status_ = "diverged";
+  status_ = RunStatus::Diverged;
   diverged_at_ = state_.update + 1;
   log_ << fmt::format("diverged at update {}: loss {} grad norm {}\n", state_.update + 1, step.loss, step.grad_norm);
   if (first_rank())
-    append_metrics(metrics_path_, {{"kind", "diverged"}, {"update", state_.update + 1}, {"train_loss", step.loss},
+    append_metrics(folder_.metrics(), {{"kind", "diverged"}, {"update", state_.update + 1}, {"train_loss", step.loss},
                                    {"grad_norm", step.grad_norm}, {"elapsed_s", elapsed()}});
 }
 
@@ -327,7 +324,7 @@ void Trainer::skip(const Step& step) {
 // A train line in metrics.jsonl and the log every train.log_every updates; between them a
 // progress line on a terminal.
 void Trainer::log_update(const Step& step) {
-  if (state_.update % t_.log_every != 0) {
+  if (!policy_->log_due(state_.update)) {
     if (terminal_) std::cerr << fmt::format("\rupdate {} loss {:.3f}   ", state_.update, step.loss) << std::flush;
     return;
   }
@@ -338,7 +335,7 @@ void Trainer::log_update(const Step& step) {
                          {"train_loss", train_loss}, {"train_nll", train_nll}, {"lr", step.lr},
                          {"grad_norm", step.grad_norm}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed()}};
   if (scaler_) line["loss_scale"] = scaler_->value(), line["skipped_updates"] = state_.skipped_updates;
-  if (first_rank()) append_metrics(metrics_path_, line);
+  if (first_rank()) append_metrics(folder_.metrics(), line);
   log_ << fmt::format("train update {:>6} | epoch {:>3} | loss {:.4f} | nll {:.4f} | lr {:.2e} | gnorm {:.3f} | "
                       "{:.0f} tok/s | {:.0f}s\n",
                       state_.update, state_.epoch + 1, train_loss, train_nll, step.lr, step.grad_norm, tokens_per_s,
@@ -352,148 +349,106 @@ void Trainer::log_update(const Step& step) {
 void Trainer::evaluate_on_schedule() {
   if (terminal_) std::cerr << "\r" << std::flush;
   state_.interval_seconds = interval_.seconds();  // kept by the checkpoint
-  if (first_rank() && !evaluate_and_checkpoint()) {
-    log_ << fmt::format("no dev improvement in {} evaluations: stopping early\n", t_.patience);
-    patience_ran_out_ = true;
+  if (first_rank()) {
+    evaluate_and_checkpoint();
+    if (policy_->patience_spent(state_))
+      log_ << fmt::format("no dev improvement in {} evaluations: stopping early\n", t_.patience);
   }
   // The evaluation's time is not the log line's training time.
   interval_.restart(state_.interval_seconds);
 }
 
-Metrics Trainer::evaluate_dev(Transformer& model) const {
-  EvaluationOptions options;
-  options.generate = t_.valid_decode_limit != 0;
-  options.generate_limit = t_.valid_decode_limit;
-  const AutocastScope mixed_precision(runtime_);
-  return task_->evaluate(model, Split::Valid, options);
-}
-
 // Dev evaluation, then the best, kept and last checkpoints.
-bool Trainer::evaluate_and_checkpoint() {
+void Trainer::evaluate_and_checkpoint() {
   const auto eval_start = std::chrono::steady_clock::now();
-  state_.evaluated_update = state_.update;
-  const Metrics dev = evaluate_dev(model_);
-  const double value = dev.at(metric_.key).get<double>();
-  const bool improved = std::isnan(state_.best) || metric_.better(value, state_.best);
-  if (improved) {
-    state_.best = value, state_.best_update = state_.update, state_.evaluations_without_improvement = 0;
-  } else {
-    ++state_.evaluations_without_improvement;
-  }
+  const Metrics dev = evaluate_dev(*task_, model_, runtime_, t_);
+  const bool improved = policy_->record_dev(state_, dev.at(policy_->metric().key).get<double>());
   state_.last_dev = dev;
   state_.elapsed_s = elapsed();
   nlohmann::json line = {{"kind", "dev"}, {"update", state_.update}, {"epoch", state_.epoch + 1},
                          {"elapsed_s", state_.elapsed_s}};
   for (auto& [key, v] : dev.items()) line["dev_" + key] = v;
-  append_metrics(metrics_path_, line);
+  append_metrics(folder_.metrics(), line);
   std::string shown;
   for (auto& [key, v] : dev.items())
     shown += v.is_number_float() ? fmt::format(" {} {:.4f}", key, v.get<double>()) : fmt::format(" {} {}", key, v.dump());
   log_ << fmt::format("dev   update {:>6} |{}{}  ({:.1f}s)\n", state_.update, shown, improved ? "  *best*" : "",
                       seconds_since(eval_start))
        << std::flush;
-  if (improved) write_checkpoint(best_path_, false);
-  if (t_.average_last > 0) {
-    write_checkpoint((fs::path(dir_) / fmt::format("checkpoint_update{}.pt", state_.update)).string(), false);
-    state_.kept_updates.push_back(state_.update);
-    while (static_cast<int64_t>(state_.kept_updates.size()) > t_.average_last) {
-      fs::remove(fs::path(dir_) / fmt::format("checkpoint_update{}.pt", state_.kept_updates.front()));
-      state_.kept_updates.erase(state_.kept_updates.begin());
-    }
+  if (improved) write_checkpoint(folder_.checkpoint(CheckpointChoice::Best), false);
+  if (policy_->keeps_checkpoints()) {
+    write_checkpoint(folder_.checkpoint_at_update(state_.update), false);
+    for (const auto update : policy_->keep_checkpoint(state_)) fs::remove(folder_.checkpoint_at_update(update));
   }
-  write_checkpoint(last_path_, true);
-  return !(t_.patience > 0 && state_.evaluations_without_improvement >= t_.patience);
+  write_checkpoint(last_path(), true);
 }
 
 void Trainer::stop(Decision decision) {
-  status_ = decision == Decision::Finish ? "finished" : "interrupted";
+  status_ = decision == Decision::Finish ? RunStatus::Finished : RunStatus::Interrupted;
   if (decision != Decision::Stop) return;
   if (first_rank() && state_.update > 0) {
     state_.elapsed_s = elapsed();
     state_.interval_seconds = interval_.seconds();
-    write_checkpoint(last_path_, true);
+    write_checkpoint(last_path(), true);
   }
   log_ << fmt::format("stopped on request at update {}; continue with --resume\n", state_.update) << std::flush;
 }
 
-nlohmann::json Trainer::finish() {
+// Rank 0 writes summary.json; the other ranks and an interrupted run return the status
+// and update count alone.
+RunSummary Trainer::finish() {
   state_.elapsed_s = elapsed();
   if (!first_rank()) {
-    log_ << fmt::format("rank {}: {} after {} updates\n", request_.launch.rank, status_, state_.update);
-    return {{"status", status_}, {"updates", state_.update}, {"rank", request_.launch.rank}};
+    log_ << fmt::format("rank {}: {} after {} updates\n", request_.launch.rank, to_string(status_), state_.update);
+    RunSummary brief;
+    brief.status = status_, brief.updates = state_.update;
+    return brief;
   }
-  if (status_ == "interrupted") return {{"status", "interrupted"}, {"updates", state_.update}};
-  if (status_ == "finished" && state_.evaluated_update != state_.update && state_.update > 0) {
+  if (status_ == RunStatus::Interrupted) {
+    RunSummary brief;
+    brief.status = status_, brief.updates = state_.update;
+    return brief;
+  }
+  if (status_ == RunStatus::Finished && policy_->final_validation_due(state_)) {
     state_.interval_seconds = interval_.seconds();
     evaluate_and_checkpoint();
   }
   auto result = summary();
-  if (status_ == "finished" && task_->has_split(Split::Test) && fs::exists(best_path_)) test(result);
-  write_file_atomically((fs::path(dir_) / "summary.json").string(), result.dump(2) + "\n");
-  log_ << fmt::format("{}: {} after {} updates, {:.0f}s\n", dir_, status_, state_.update, state_.elapsed_s);
+  const bool tested = task_->has_split(Split::Test) && fs::exists(folder_.checkpoint(CheckpointChoice::Best));
+  if (status_ == RunStatus::Finished && tested)
+    test_finished_run(folder_, *task_, runtime_, config_, *policy_, state_, result, log_);
+  write_run_summary(folder_, result);
+  log_ << fmt::format("{}: {} after {} updates, {:.0f}s\n", request_.run_dir, to_string(status_), state_.update,
+                      state_.elapsed_s);
   return result;
 }
 
-nlohmann::json Trainer::summary() const {
-  const auto best = std::isnan(state_.best) ? nlohmann::json() : nlohmann::json(state_.best);
-  return {{"status", status_},
-          {"diverged_at_update", diverged_at_},
-          {"updates", state_.update},
-          {"epochs", state_.epoch},
-          {"parameters", parameter_total_},
-          {"architecture", to_string(model_config_.architecture)},
-          {"residual", to_string(model_config_.residual)},
-          {"encoder_layers", model_config_.has_encoder() ? model_config_.encoder.layers : 0},
-          {"decoder_layers", model_config_.has_decoder() ? model_config_.decoder.layers : 0},
-          {"threads", torch::get_num_threads()},
-          {"processes", ranks_},
-          {"device", runtime_.device.str()},
-          {"precision", to_string(runtime_.precision)},
-          {"best_dev", {{"metric", metric_.key}, {"value", best}, {"update", state_.best_update}}},
-          {"last_dev", state_.last_dev},
-          {"wall_time_s", state_.elapsed_s},
-          {"train_time_s", state_.train_time_s},
-          {"tokens_per_s", state_.train_time_s > 0 ? state_.train_tokens / state_.train_time_s : 0.0},
-          {"peak_rss_mib", peak_resident_mib()},
-          {"peak_device_memory_mib", peak_device_memory_mib(runtime_)},
-          {"skipped_updates", state_.skipped_updates},
-          {"admin_profile", state_.admin_profile}};
-}
-
-// Test scores of the best checkpoint, or of the average of the last ones when the dev set
-// prefers it.
-void Trainer::test(nlohmann::json& result) {
-  std::string chosen = best_path_;
-  if (t_.average_last > 0 && !state_.kept_updates.empty()) {
-    std::vector<std::string> paths;
-    for (auto u : state_.kept_updates) paths.push_back((fs::path(dir_) / fmt::format("checkpoint_update{}.pt", u)).string());
-    const auto average_path = (fs::path(dir_) / "checkpoint_average.pt").string();
-    average_checkpoints(paths, average_path);
-    // Averaging helps near convergence and hurts while the model still moves fast, so the
-    // dev set decides between the average and the best single checkpoint.
-    auto average_model = load_checkpoint(average_path, runtime_.device).model;
-    const double average_value = evaluate_dev(average_model).at(metric_.key).get<double>();
-    const bool average_wins = !(std::isnan(average_value) || metric_.better(state_.best, average_value));
-    if (average_wins) chosen = average_path;
-    result["average_dev"] = {{"metric", metric_.key}, {"value", average_value}, {"updates", state_.kept_updates}};
-    log_ << fmt::format("averaged the checkpoints of updates {}: dev {} {:.4f} against the best {:.4f}; testing the {}\n",
-                        nlohmann::json(state_.kept_updates).dump(), metric_.key, average_value, state_.best,
-                        average_wins ? "average" : "best checkpoint");
-  }
-  auto test_model = load_checkpoint(chosen, runtime_.device).model;
-  const auto test_start = std::chrono::steady_clock::now();
-  EvaluationOptions options;
-  options.beam = config_.eval.beam;
-  Metrics test;
-  {
-    const AutocastScope mixed_precision(runtime_);
-    test = task_->evaluate(test_model, Split::Test, options);
-  }
-  test["checkpoint"] = fs::path(chosen).filename().string();
-  test["beam"] = config_.eval.beam;
-  result["test"] = test;
-  log_ << fmt::format("test  ({}, beam {}): {}  ({:.1f}s)\n", test["checkpoint"].get<std::string>(), config_.eval.beam,
-                      test.dump(), seconds_since(test_start));
+RunSummary Trainer::summary() const {
+  RunSummary s;
+  s.status = status_;
+  s.diverged_at_update = diverged_at_;
+  s.updates = state_.update;
+  s.epochs = state_.epoch;
+  s.parameters = parameter_total_;
+  s.architecture = to_string(model_config_.architecture);
+  s.residual = to_string(model_config_.residual);
+  s.encoder_layers = model_config_.has_encoder() ? model_config_.encoder.layers : 0;
+  s.decoder_layers = model_config_.has_decoder() ? model_config_.decoder.layers : 0;
+  s.threads = torch::get_num_threads();
+  s.processes = ranks_;
+  s.device = runtime_.device.str();
+  s.precision = to_string(runtime_.precision);
+  s.best_dev = {policy_->metric().key, std::isnan(state_.best) ? std::nullopt : std::optional<double>(state_.best),
+                state_.best_update};
+  s.last_dev = state_.last_dev;
+  s.wall_time_s = state_.elapsed_s;
+  s.train_time_s = state_.train_time_s;
+  s.tokens_per_s = state_.train_time_s > 0 ? state_.train_tokens / state_.train_time_s : 0.0;
+  s.peak_rss_mib = peak_resident_mib();
+  s.peak_device_memory_mib = peak_device_memory_mib(runtime_);
+  s.skipped_updates = state_.skipped_updates;
+  s.admin_profile = state_.admin_profile;
+  return s;
 }
 
 // The one with the training state (checkpoint_last.pt) keeps the one before it.

@@ -1,21 +1,25 @@
 // One training run end to end, for any task (task/task.h): Admin profiling, updates from
-// token-budget batches, dev evaluation, checkpoints, divergence detection, resume and
-// test scoring, into one run folder (train/run_folder.h). Trainer::run is the loop.
+// token-budget batches, checkpoints, divergence detection and resume, into one run folder
+// (run/run_folder.h). Trainer::run is the loop. When to validate, keep checkpoints and
+// stop is the TrainingPolicy's (train/training_policy.h); dev and test scoring are
+// train/final_test.h's.
 //
 // Divergence is a result, not a crash: a non-finite loss or gradient norm, or a train
-// loss above train.divergence_loss, ends the run with status "diverged" and the update.
+// loss above train.divergence_loss, ends the run with RunStatus::Diverged and the update.
 #pragma once
 
 #include <functional>
 #include <iosfwd>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/run_config.h"
 #include "model/checkpoint.h"
 #include "model/transformer.h"
+#include "run/run_folder.h"
 #include "runtime/runtime.h"
 #include "task/task.h"
 #include "train/data_parallel.h"
@@ -23,6 +27,7 @@
 #include "train/loss_scaler.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
+#include "train/training_policy.h"
 #include "train/training_state.h"
 #include "util/run_lock.h"
 
@@ -38,7 +43,7 @@ struct TrainRequest {
   // Tests use it to check that a resumed run matches an uninterrupted one.
   int64_t stop_after_updates = 0;
   // Asked before every update (rank 0's answer decides for all ranks): true stops the run
-  // cleanly, with checkpoint_last.pt saved at the current update and status "interrupted",
+  // cleanly, with checkpoint_last.pt saved at the current update and RunStatus::Interrupted,
   // so --resume continues from there. The CLI passes a StopSignal's (Ctrl-C, SIGTERM).
   std::function<bool()> stop_requested;
   // Data-parallel training (train/launch.h, train/data_parallel.h): where this process sits
@@ -47,6 +52,9 @@ struct TrainRequest {
   // rendezvous store's port once the run folder holds the resolved config.
   LaunchPlan launch;
   std::function<void(int port)> start_other_ranks;
+  // The device and precision, when the caller has built them already (for launch.local_rank);
+  // else made from train.device and train.precision.
+  std::optional<Runtime> runtime;
 };
 
 class Trainer {
@@ -59,11 +67,10 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   // Trains until a budget, patience, a stop request or divergence ends the run; returns
-  // summary.json's content (also written into the run folder by rank 0).
-  nlohmann::json run();
+  // the summary (written into the run folder as summary.json by rank 0).
+  RunSummary run();
 
  private:
-  enum class Decision : int64_t { Continue = 0, Finish = 1, Interrupt = 2, Stop = 3 };
   // One update's gradients, before the optimizer takes them.
   struct Step {
     double loss_sum = 0, nll_sum = 0;
@@ -86,26 +93,25 @@ class Trainer {
   void skip(const Step& step);
   void log_update(const Step& step);
   void evaluate_on_schedule();
-  bool evaluate_and_checkpoint();  // false once patience has run out
+  void evaluate_and_checkpoint();
   void stop(Decision decision);
-  nlohmann::json finish();
-  nlohmann::json summary() const;
-  void test(nlohmann::json& summary);
+  RunSummary finish();
+  RunSummary summary() const;
 
-  Metrics evaluate_dev(Transformer& model) const;
   void write_checkpoint(const std::string& path, bool with_training_state);
   const std::vector<std::vector<int64_t>>& batches_for_epoch();
   double elapsed() const;
   bool first_rank() const { return request_.launch.rank == 0; }
+  std::string last_path() const { return folder_.checkpoint(CheckpointChoice::Last); }
   void join_group();
 
   TrainRequest request_;
   std::unique_ptr<RunLock> lock_;  // rank 0's, for as long as it trains here
   const RunConfig& config_;
+  const RunFolder folder_;
   const TrainConfig& t_;
   std::ostream& log_;
   Runtime runtime_;
-  std::string dir_, last_path_, best_path_, metrics_path_;
   bool resuming_ = false;
   int ranks_ = 1;
 
@@ -118,7 +124,7 @@ class Trainer {
   std::unique_ptr<LossScaler> scaler_;  // fp16 only
   at::Generator generator_;
   InverseSqrtSchedule schedule_;
-  MetricInfo metric_;  // what picks the best checkpoint
+  std::optional<TrainingPolicy> policy_;  // once the task says what picks the best checkpoint
   int64_t parameter_total_ = 0;
 
   TrainingState state_;
@@ -127,14 +133,13 @@ class Trainer {
   std::chrono::steady_clock::time_point process_start_;
   double elapsed_before_ = 0;
   IntervalClock interval_;  // the train log line's training time
-  std::string status_ = "running";
-  nlohmann::json diverged_at_;
+  RunStatus status_ = RunStatus::Running;
+  std::optional<int64_t> diverged_at_;
   int64_t updates_this_process_ = 0;
-  bool patience_ran_out_ = false;  // rank 0 decides for all ranks
   bool terminal_ = false;
 };
 
-// Trainer(request, log).run().
+// Trainer(request, log).run(), as summary.json has it.
 nlohmann::json train(const TrainRequest& request, std::ostream& log);
 
 }  // namespace headcount

@@ -12,9 +12,9 @@
 
 namespace headcount {
 
-RunLock::RunLock(const std::string& run_dir) {
+RunLock::RunLock(const std::string& path) {
+  const std::string run_dir = std::filesystem::path(path).parent_path().string();
   std::filesystem::create_directories(run_dir);
-  const std::string path = (std::filesystem::path(run_dir) / "lock").string();
   // Close-on-exec: the other ranks this process starts must not hold the lock with it.
   fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error(path + ": cannot open the run folder's lock: " + std::strerror(errno));

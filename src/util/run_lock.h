@@ -11,9 +11,9 @@ namespace headcount {
 
 class RunLock {
  public:
-  // Creates the folder if needed and takes the lock; throws std::runtime_error naming the
-  // holder (pid, host) when another process has it.
-  explicit RunLock(const std::string& run_dir);
+  // Creates the lock file's folder if needed and takes the lock; throws std::runtime_error
+  // naming the holder (pid, host) when another process has it.
+  explicit RunLock(const std::string& path);
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
