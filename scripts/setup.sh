@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake
   libtorch-dev libopenblas0-openmp     # LibTorch 1.13 (CPU, c10d/Gloo); OpenBLAS as its BLAS
-  libdnnl-dev                          # oneDNN's headers: float32 linear layers (model/onednn_linear.h)
+  libdnnl-dev                          # oneDNN's headers: float32 linear layers (kernels/cpu/onednn_linear.h)
   libgloo-dev                          # headers c10d's Gloo process group includes (data-parallel)
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
   sentencepiece                        # spm_train/spm_encode/spm_decode (see src/data/tokenizer.h)

@@ -1,7 +1,8 @@
 // The attention kernel (forward and hand-written backward) against the plain-LibTorch
 // reference, against finite differences with dropout on, and its dropout's statistics.
+#include "kernels/attention.h"
+#include "kernels/reference/attention_reference.h"
 #include "model/attention.h"
-#include "model/attention_kernel.h"
 #include "test_support.h"
 
 namespace headcount {

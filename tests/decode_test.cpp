@@ -2,7 +2,7 @@
 // beam never finds a worse-scoring output than greedy.
 #include "data/vocabulary.h"
 #include "eval/decode.h"
-#include "model/fused_inference.h"
+#include "kernels/inference_step.h"
 #include "model/transformer.h"
 #include "test_support.h"
 
@@ -29,7 +29,7 @@ TEST_P(Incremental, StepByStepScoresEqualFullDecoderScores) {
   }
 }
 
-// The fused decoder step (model/fused_inference.h) against the per-layer path, which
+// The fused decoder step (kernels/inference_step.h) against the per-layer path, which
 // decode_step takes while gradients are on: gelu, three rows with encoder padding, learned
 // residual weights away from 1, more steps than the self-attention cache's first buffer
 // holds, and a beam reorder halfway (which leaves a cache without room to grow).

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <torch/torch.h>
 
-#include "model/dropout.h"
+#include "kernels/dropout.h"
 #include "test_support.h"
 
 namespace headcount {

@@ -1,4 +1,4 @@
-// The feed-forward sub-layer as one forward/backward pair (model/feed_forward_kernel.h)
+// The feed-forward sub-layer as one forward/backward pair (kernels/cpu/feed_forward_kernel.h)
 // against the same sub-layer from separate operators: output and the five gradients for
 // ReLU and GELU, with and without dropout (same seed, same mask), at 1-3 threads (small
 // weights: their gradients summed in shares of rows, ReLU's backward on each share;
@@ -9,9 +9,10 @@
 
 #include <string>
 
+#include "kernels/cpu/feed_forward_kernel.h"
+#include "kernels/cpu/onednn_product.h"
+#include "kernels/reference/feed_forward_reference.h"
 #include "model/feed_forward.h"
-#include "model/feed_forward_kernel.h"
-#include "model/onednn_product.h"
 #include "test_support.h"
 
 namespace headcount {

@@ -1,4 +1,4 @@
-// The float32 linear layer on oneDNN's product (model/onednn_linear.h) against
+// The float32 linear layer on oneDNN's product (kernels/cpu/onednn_linear.h) against
 // torch::linear: outputs and the three gradients over shapes, with and without bias;
 // inputs and weights given as views (transposed, strided, offset, broadcast); one row and
 // a broadcast incoming gradient; gradients only for what requires one; in-place
@@ -10,8 +10,8 @@
 
 #include <functional>
 
+#include "kernels/cpu/onednn_linear.h"
 #include "model/linear.h"
-#include "model/onednn_linear.h"
 #include "test_support.h"
 
 namespace headcount {

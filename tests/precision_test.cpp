@@ -9,8 +9,9 @@
 #include <sstream>
 
 #include "config/run_config.h"
-#include "model/attention_kernel.h"
-#include "model/dropout.h"
+#include "kernels/attention.h"
+#include "kernels/dropout.h"
+#include "kernels/reference/attention_reference.h"
 #include "runtime/autocast.h"
 #include "runtime/runtime.h"
 #include "test_support.h"

@@ -1,9 +1,10 @@
-// The fused residual step (dropout + weighted add + LayerNorm, model/residual_kernel.h)
+// The fused residual step (dropout + weighted add + LayerNorm, kernels/residual_step.h)
 // against the same step in plain LibTorch operators: values and every gradient, for each
 // form the schemes use, with dropout on; the step as a stream of two halves; finite
 // differences; thread-count independence; gamma that cannot recover the normalized rows;
 // a bf16 update; the no-gradient path.
-#include "model/residual_kernel.h"
+#include "kernels/reference/residual_reference.h"
+#include "kernels/residual_step.h"
 #include "test_support.h"
 
 namespace headcount {

@@ -1,11 +1,11 @@
-// The few-rows linear product (model/thin_linear.h) against torch::linear: values over
+// The few-rows linear product (kernels/cpu/thin_linear.h) against torch::linear: values over
 // widths and row counts, with and without bias; when it declines (too many rows, a
 // gradient wanted, other types, a view, autocast); the Linear layer's two paths agreeing;
 // the same numbers with one thread and two.
 #include <ATen/autocast_mode.h>
 
 #include "model/linear.h"
-#include "model/thin_linear.h"
+#include "kernels/cpu/thin_linear.h"
 #include "test_support.h"
 
 namespace headcount {

@@ -1,7 +1,5 @@
 #include "model/attention.h"
 
-#include "model/attention_kernel.h"
-
 #include <cmath>
 #include <limits>
 
@@ -87,10 +85,6 @@ void MultiHeadAttentionImpl::attach_recorder(AttentionRecorder* recorder, const 
   recorder_ = recorder;
   recorded_stack_ = stack;
   recorded_layer_ = layer;
-}
-
-void AttentionCache::reorder(const torch::Tensor& order) {
-  if (key_value.defined()) key_value = key_value.index_select(0, order);
 }
 
 torch::Tensor padding_bias(const torch::Tensor& padding, torch::ScalarType dtype) {

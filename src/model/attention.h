@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "model/linear.h"
 
 namespace headcount {
@@ -23,13 +24,6 @@ struct AttentionRecorder {
     torch::Tensor probabilities;  // [batch, heads, T, S], detached
   };
   std::vector<Entry> entries;
-};
-
-// Keys and values kept between decoding steps, as the projection lays them out:
-// [batch, length, 2*heads*head_dim], the heads' keys first, then their values.
-struct AttentionCache {
-  torch::Tensor key_value;
-  void reorder(const torch::Tensor& order);  // beam search: rows follow their hypotheses
 };
 
 class MultiHeadAttentionImpl : public torch::nn::Module {
@@ -70,7 +64,7 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   Linear output{nullptr};           // [d, heads*head_dim]
 
  private:
-  // Softmax attention (model/attention_kernel.h) plus the output projection; the queries
+  // Softmax attention (kernels/attention.h) plus the output projection; the queries
   // start at column 0 of query_rows, keys at key_offset and values at key_offset + heads*head_dim
   // of key_value_rows.
   torch::Tensor attend(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows, int64_t key_offset,

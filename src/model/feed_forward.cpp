@@ -1,6 +1,6 @@
 #include "model/feed_forward.h"
 
-#include "model/feed_forward_kernel.h"
+#include "kernels/feed_forward.h"
 
 namespace headcount {
 
@@ -13,8 +13,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t ffn_dim, Activation ac
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   const FeedForwardWeights weights{expand->weight, expand->bias, contract->weight, contract->bias};
   const FeedForwardOptions options{activation_, is_training() ? activation_dropout_ : 0.0, std::nullopt};
-  if (feed_forward_kernel_applies(x, weights, options)) return feed_forward_kernel(x, weights, options);
-  return feed_forward_reference(x, weights, options);
+  return headcount::feed_forward(x, weights, options);
 }
 
 void FeedForwardImpl::initialize(double gain, bool normal) {

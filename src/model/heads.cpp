@@ -1,6 +1,6 @@
 #include "model/heads.h"
 
-#include "model/dropout.h"
+#include "kernels/dropout.h"
 
 namespace headcount {
 

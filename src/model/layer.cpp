@@ -54,6 +54,41 @@ LayerCache TransformerLayerImpl::start_cache(const torch::Tensor& memory) {
   return cache;
 }
 
+namespace {
+
+LinearWeights weights_of(const Linear& linear) { return {linear->weight, linear->bias}; }
+
+SublayerWeights attention_weights(SublayerKind kind, const MultiHeadAttention& attention, const Residual& residual) {
+  SublayerWeights s;
+  s.kind = kind;
+  s.residual = residual->inference_weights();
+  s.heads = attention->heads(), s.head_dim = attention->head_dim();
+  if (kind == SublayerKind::SelfAttention) {
+    s.input = weights_of(attention->query_key_value);
+  } else {
+    s.input = weights_of(attention->query);
+    s.memory = weights_of(attention->key_value);
+  }
+  s.output = weights_of(attention->output);
+  return s;
+}
+
+}  // namespace
+
+LayerWeights TransformerLayerImpl::inference_weights() const {
+  LayerWeights layer;
+  layer.sublayers.push_back(attention_weights(SublayerKind::SelfAttention, self_attention, self_attention_residual));
+  if (cross_attention)
+    layer.sublayers.push_back(attention_weights(SublayerKind::CrossAttention, cross_attention, cross_attention_residual));
+  SublayerWeights ffn;
+  ffn.kind = SublayerKind::FeedForward;
+  ffn.residual = feed_forward_residual->inference_weights();
+  ffn.input = weights_of(feed_forward->expand);
+  ffn.output = weights_of(feed_forward->contract);
+  layer.sublayers.push_back(ffn);
+  return layer;
+}
+
 std::vector<Residual> TransformerLayerImpl::residuals() const {
   std::vector<Residual> out{self_attention_residual};
   if (cross_attention_residual) out.push_back(cross_attention_residual);

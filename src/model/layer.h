@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "kernels/inference_step.h"
 #include "model/attention.h"
 #include "model/feed_forward.h"
 #include "model/model_config.h"
@@ -22,16 +23,6 @@ struct LayerOptions {
   double init_gain = 1.0;        // the scheme's gain for value, output and FFN weights
 };
 
-// What one decoder layer keeps between decoding steps.
-struct LayerCache {
-  AttentionCache self;
-  AttentionCache memory;  // cross-attention keys and values of the encoder output
-  void reorder(const torch::Tensor& order) {
-    self.reorder(order);
-    memory.reorder(order);
-  }
-};
-
 class TransformerLayerImpl : public torch::nn::Module {
  public:
   explicit TransformerLayerImpl(const LayerOptions& options);
@@ -39,7 +30,7 @@ class TransformerLayerImpl : public torch::nn::Module {
   // memory and memory_bias are used only with cross-attention; memory_projection, where
   // given, is this layer's keys and values of memory, projected already (a stack projects
   // all its layers' at once: model/memory_projection.h). A stack passes the residual
-  // stream from layer to layer (model/residual_kernel.h); a tensor stands for both halves.
+  // stream from layer to layer (kernels/residual_step.h); a tensor stands for both halves.
   ResidualStream forward(const ResidualStream& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
                          const torch::Tensor& memory_bias, const AttentionCache* memory_projection = nullptr);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& self_bias, const torch::Tensor& memory,
@@ -53,6 +44,10 @@ class TransformerLayerImpl : public torch::nn::Module {
 
   // The layer's residual steps in forward order (2 or 3).
   std::vector<Residual> residuals() const;
+  // The layer's weights as kernels/inference_step.h reads them, sub-layer by sub-layer in
+  // forward order: the one description of what forward computes that the inference
+  // kernels follow.
+  LayerWeights inference_weights() const;
 
   MultiHeadAttention self_attention{nullptr};
   MultiHeadAttention cross_attention{nullptr};

@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include "model/onednn_linear.h"
-#include "model/thin_linear.h"
 
 namespace headcount {
 
@@ -12,13 +10,6 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
   weight = register_parameter("weight", torch::empty({out_features, in_features}));
   if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}));
   xavier_rows(0, out_features, 1.0, /*normal=*/false);
-}
-
-torch::Tensor linear_product(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  if (thin_linear_applies(x, weight, bias)) return thin_linear(x, weight, bias);
-  if (onednn_linear_applies(x, weight, bias) && x.numel() >= kOneDnnLinearMinRows * x.size(-1))
-    return onednn_linear(x, weight, bias);
-  return torch::linear(x, weight, bias);
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return linear_product(x, weight, bias); }

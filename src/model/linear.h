@@ -1,19 +1,14 @@
-// The one linear layer every projection in the model goes through.
-//
-// It is a seam: inside, model/thin_linear.h for a few rows without gradients (decoding a
-// token at a time), model/onednn_linear.h for float32 on the CPU (training and batches,
-// with its own backward), and torch::linear for everything else (GPUs, autocast's bf16
-// and fp16). The model code does not notice which. Weight layout follows torch:
+// The linear layer every projection in the model is: its weight and bias, their
+// initialisation, and its forward through kernels/linear_product.h, which picks the product
+// for the device, precision and rows at hand. Weight layout follows torch:
 // [out_features, in_features].
 #pragma once
 
 #include <torch/torch.h>
 
-namespace headcount {
+#include "kernels/linear_product.h"
 
-// x [..., in] weight^T + bias -> [..., out] through the fastest of the three; for the
-// products that hold their weight outside a Linear (the output layers).
-torch::Tensor linear_product(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+namespace headcount {
 
 class LinearImpl : public torch::nn::Module {
  public:

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "kernels/activation.h"
 #include "model/residual_scheme.h"
 
 namespace headcount {
 
-enum class Activation { Relu, Gelu };
 std::string to_string(Activation activation);
 Activation parse_activation(const std::string& name);
 

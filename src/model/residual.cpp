@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "model/dropout.h"
-#include "model/residual_kernel.h"
+#include "kernels/dropout.h"
+#include "kernels/reference/residual_reference.h"
 
 namespace headcount {
 
@@ -36,6 +36,16 @@ ResidualStream ResidualImpl::combine(const torch::Tensor& x, const torch::Tensor
   probe_->statistics.push_back({variance_at(x, probe_->real_positions), variance_at(dropped, probe_->real_positions)});
   step.dropout = 0;
   return ResidualStream(residual_step_reference(x, dropped, step));
+}
+
+ResidualWeights ResidualImpl::inference_weights() const {
+  ResidualWeights r;
+  r.normalizes_input = traits_->normalizes_input;
+  r.normalizes_sum = traits_->normalizes_sum;
+  if (admin_scale.defined()) r.weight = admin_scale;
+  r.alpha = traits_->weight == ResidualWeight::Constant ? alpha_ : 1.0;
+  r.norm = {norm->weight, norm->bias, norm->options.eps()};
+  return r;
 }
 
 void ResidualImpl::set_scale(double value) {

@@ -3,7 +3,7 @@
 //   x = residual(x, [&](const torch::Tensor& h) { return attention(h, h, bias); });
 // reads LN(x) or x as the scheme says, runs the sub-layer, drops out its output, and
 // combines it with x. The combining (dropout + weighted add + LayerNorm) is one fused
-// forward/backward pair on the CPU (model/residual_kernel.h). x is a ResidualStream: the
+// forward/backward pair on the CPU (kernels/residual_step.h). x is a ResidualStream: the
 // sub-layer reads its branch, the step adds to its x.
 #pragma once
 
@@ -11,7 +11,8 @@
 
 #include <vector>
 
-#include "model/residual_kernel.h"
+#include "kernels/inference_step.h"
+#include "kernels/residual_step.h"
 #include "model/residual_scheme.h"
 
 namespace headcount {
@@ -47,6 +48,8 @@ class ResidualImpl : public torch::nn::Module {
   void attach_probe(VarianceProbe* probe) { probe_ = probe; }
 
   ResidualScheme scheme() const { return traits_->scheme; }
+  // The step's weights and where its LayerNorm sits, as kernels/inference_step.h reads them.
+  ResidualWeights inference_weights() const;
 
   torch::nn::LayerNorm norm{nullptr};
   torch::Tensor admin_scale;  // [d_model], learned weight only

@@ -7,7 +7,8 @@
 namespace headcount {
 
 TransformerStackImpl::TransformerStackImpl(const ModelConfig& config, const StackConfig& stack,
-                                           bool cross_attention, const StackPlace& place) {
+                                           bool cross_attention, const StackPlace& place)
+    : activation_(config.activation) {
   const auto& traits = traits_of(config.residual);
   LayerOptions options;
   options.d_model = config.d_model;
@@ -56,6 +57,24 @@ void TransformerStackImpl::attach_recorder(AttentionRecorder* recorder, const st
     layers[i]->self_attention->attach_recorder(recorder, stack_name, static_cast<int64_t>(i));
     if (layers[i]->cross_attention) layers[i]->cross_attention->attach_recorder(recorder, stack_name, static_cast<int64_t>(i));
   }
+}
+
+std::optional<StackWeights> TransformerStackImpl::inference_weights() const {
+  if (is_training() || probe_) return std::nullopt;
+  StackWeights stack;
+  stack.activation = activation_;
+  for (const auto& layer : layers) {
+    if (layer->self_attention->recording() || (layer->cross_attention && layer->cross_attention->recording()))
+      return std::nullopt;
+    stack.layers.push_back(layer->inference_weights());
+  }
+  if (final_norm) stack.final_norm = NormWeights{final_norm->weight, final_norm->bias, final_norm->options.eps()};
+  return stack;
+}
+
+bool fused_encoder_applies(const TransformerStackImpl& encoder, const torch::Tensor& x, const torch::Tensor& bias) {
+  const auto weights = encoder.inference_weights();
+  return weights && encoder_inference_applies(*weights, x, bias);
 }
 
 void TransformerStackImpl::attach_probe(VarianceProbe* probe) {

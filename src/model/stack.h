@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "model/layer.h"
 #include "model/model_config.h"
 
@@ -29,12 +31,21 @@ class TransformerStackImpl : public torch::nn::Module {
   // Every attention of the stack records its probabilities into recorder (nullptr: stop).
   void attach_recorder(AttentionRecorder* recorder, const std::string& stack_name);
 
+  // The stack as the inference kernels read it (kernels/inference_step.h), built by each
+  // layer from its own members; none while training, profiling or recording, when only
+  // the layers' own forward does what is asked.
+  std::optional<StackWeights> inference_weights() const;
+
   std::vector<TransformerLayer> layers;
   torch::nn::LayerNorm final_norm{nullptr};  // schemes with a final LayerNorm only
 
  private:
+  Activation activation_;
   VarianceProbe* probe_ = nullptr;
 };
 TORCH_MODULE(TransformerStack);
+
+// Whether encoding x (with the padding bias) takes the inference kernel.
+bool fused_encoder_applies(const TransformerStackImpl& encoder, const torch::Tensor& x, const torch::Tensor& bias);
 
 }  // namespace headcount

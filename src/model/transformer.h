@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "model/heads.h"
 #include "model/model_config.h"
 #include "model/stack.h"
@@ -21,6 +23,9 @@ inline constexpr int64_t kPaddingIndex = 0;
 struct DecoderState {
   torch::Tensor memory_bias;  // encoder padding, [batch, 1, 1, S]
   std::vector<LayerCache> layers;
+  // The decoder as the inference kernel reads it, taken as decoding starts (none while
+  // training, profiling or recording attention).
+  std::optional<StackWeights> weights;
   int64_t length = 0;  // positions decoded so far
   void reorder(const torch::Tensor& order);  // beam search: rows follow their hypotheses
 };

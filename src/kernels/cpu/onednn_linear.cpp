@@ -1,7 +1,7 @@
-#include "model/onednn_linear.h"
+#include "kernels/cpu/onednn_linear.h"
 
-#include "model/onednn_product.h"
-#include "model/thin_linear.h"
+#include "kernels/cpu/onednn_product.h"
+#include "kernels/cpu/thin_linear.h"
 #include "runtime/autocast.h"
 
 namespace headcount {

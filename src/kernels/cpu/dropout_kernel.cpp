@@ -1,13 +1,10 @@
-#include "model/dropout.h"
+#include "kernels/cpu/dropout_kernel.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
-#include <limits>
-#include <mutex>
 #include <type_traits>
 
-#include "model/dropout_mask.h"
+#include "kernels/cpu/dropout_mask.h"
 #include "util/vector_clones.h"
 
 namespace headcount {
@@ -68,23 +65,13 @@ class DropoutFunction : public torch::autograd::Function<DropoutFunction> {
 
 }  // namespace
 
-uint64_t draw_dropout_seed() {
-  // From the generator itself: a randint tensor and its item() were four operator calls,
-  // and a deep model draws a seed per residual step and dropout (62 an update in 12L-1H).
-  auto generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  return at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
+bool dropout_kernel_applies(const torch::Tensor& input) {
+  return input.device().is_cpu() && (input.scalar_type() == torch::kFloat || input.scalar_type() == torch::kDouble ||
+                                     input.scalar_type() == torch::kBFloat16);
 }
 
-torch::Tensor hashed_dropout(const torch::Tensor& input, double probability, bool training, std::optional<uint64_t> seed) {
-  if (!training || probability <= 0) return input;
-  if (probability >= 1) return input * 0;  // as torch::dropout does
-  const bool kernel_applies =
-      input.device().is_cpu() && (input.scalar_type() == torch::kFloat || input.scalar_type() == torch::kDouble ||
-                                  input.scalar_type() == torch::kBFloat16);
-  if (!kernel_applies) return torch::dropout(input, probability, true);
-  const uint64_t chosen = seed ? *seed : draw_dropout_seed();
-  return DropoutFunction::apply(input, probability, static_cast<int64_t>(chosen));
+torch::Tensor dropout_kernel(const torch::Tensor& input, double probability, uint64_t seed) {
+  return DropoutFunction::apply(input, probability, static_cast<int64_t>(seed));
 }
 
 }  // namespace headcount

@@ -1,5 +1,5 @@
 // The feed-forward sub-layer, Linear(d, f) -> activation -> dropout -> Linear(f, d), as
-// one forward/backward pair on oneDNN's products (model/onednn_product.h), for float32 on
+// one forward/backward pair on oneDNN's products (kernels/cpu/onednn_product.h), for float32 on
 // the CPU.
 //
 // Why: as separate operators the sub-layer is three autograd nodes (four with dropout),
@@ -15,27 +15,13 @@
 
 #include <torch/torch.h>
 
-#include <cstdint>
-#include <optional>
-
-#include "model/model_config.h"
+#include "kernels/feed_forward.h"
 
 namespace headcount {
 
-struct FeedForwardWeights {
-  torch::Tensor expand_weight, expand_bias;      // [f, d], [f]
-  torch::Tensor contract_weight, contract_bias;  // [d, f], [d]
-};
-
-struct FeedForwardOptions {
-  Activation activation = Activation::Relu;
-  double dropout = 0;            // after the activation; pass 0 when not training
-  std::optional<uint64_t> seed;  // dropout's seed; unset: drawn by draw_dropout_seed
-};
-
 // Whether the kernel takes this input: oneDNN products built, CPU float32 tensors with
 // autocast off, both biases, matching widths, at least kOneDnnLinearMinRows rows (fewer
-// go through model/linear.h's few-rows path), dropout below 1.
+// go through kernels/linear_product.h's few-rows path), dropout below 1.
 bool feed_forward_kernel_applies(const torch::Tensor& x, const FeedForwardWeights& weights,
                                  const FeedForwardOptions& options);
 
@@ -44,10 +30,5 @@ bool feed_forward_kernel_applies(const torch::Tensor& x, const FeedForwardWeight
 // results equal the reference's within float rounding.
 torch::Tensor feed_forward_kernel(const torch::Tensor& x, const FeedForwardWeights& weights,
                                   const FeedForwardOptions& options);
-
-// The same sub-layer with model/linear.h's products, LibTorch's activations and
-// hashed_dropout: what the kernel is tested against, and the path for everything else.
-torch::Tensor feed_forward_reference(const torch::Tensor& x, const FeedForwardWeights& weights,
-                                     const FeedForwardOptions& options);
 
 }  // namespace headcount

@@ -1,14 +1,13 @@
-#include "model/feed_forward_kernel.h"
+#include "kernels/cpu/feed_forward_kernel.h"
 
 #include <ATen/Parallel.h>
 
 #include <array>
 
-#include "model/dropout.h"
-#include "model/linear.h"
-#include "model/onednn_linear.h"
-#include "model/onednn_product.h"
-#include "model/thin_linear.h"
+#include "kernels/cpu/onednn_linear.h"
+#include "kernels/cpu/onednn_product.h"
+#include "kernels/cpu/thin_linear.h"
+#include "kernels/dropout.h"
 #include "util/vector_clones.h"
 
 namespace headcount {
@@ -177,14 +176,6 @@ torch::Tensor feed_forward_kernel(const torch::Tensor& x, const FeedForwardWeigh
   auto y = output_like(x);
   forward_rows(rows, w, options.activation, options.dropout, seed, y.view({rows.size(0), x.size(-1)}));
   return y;
-}
-
-torch::Tensor feed_forward_reference(const torch::Tensor& x, const FeedForwardWeights& w,
-                                     const FeedForwardOptions& options) {
-  auto hidden = linear_product(x, w.expand_weight, w.expand_bias);
-  hidden = options.activation == Activation::Relu ? torch::relu(hidden) : torch::gelu(hidden);
-  if (options.dropout > 0) hidden = hashed_dropout(hidden, options.dropout, true, options.seed);
-  return linear_product(hidden, w.contract_weight, w.contract_bias);
 }
 
 }  // namespace headcount

@@ -1,4 +1,4 @@
-#include "model/onednn_product.h"
+#include "kernels/cpu/onednn_product.h"
 
 #if defined(HEADCOUNT_WITH_ONEDNN)
 #include <oneapi/dnnl/dnnl.hpp>

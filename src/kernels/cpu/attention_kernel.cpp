@@ -1,14 +1,12 @@
-#include "model/attention_kernel.h"
+#include "kernels/cpu/attention_kernel.h"
 
 #include <ATen/Parallel.h>
-#include <torch/version.h>
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "model/dropout.h"
-#include "model/dropout_mask.h"
+#include "kernels/cpu/dropout_mask.h"
 #include "util/vector_clones.h"
 
 namespace headcount {
@@ -286,91 +284,24 @@ class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
   }
 };
 
-bool is_reduced(torch::ScalarType type) { return type == torch::kBFloat16 || type == torch::kHalf; }
-
-// [B, L, width] -> [B, heads, L, head_dim] of the side that starts at column offset.
-torch::Tensor split_heads(const torch::Tensor& rows, int64_t offset, const AttentionShape& shape) {
-  const int64_t inner = shape.heads * shape.head_dim;
-  return rows.narrow(2, offset, inner).view({rows.size(0), rows.size(1), shape.heads, shape.head_dim}).transpose(1, 2);
-}
-
-#if TORCH_VERSION_MAJOR >= 2
-// GPUs: ATen's fused attention (flash or memory-efficient kernels, chosen by ATen), with
-// the padding bias as its additive mask.
-torch::Tensor fused_attention(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
-                              const torch::Tensor& bias, const AttentionShape& shape, double dropout_probability) {
-  const auto query = split_heads(query_rows, shape.query_offset, shape);
-  c10::optional<at::Tensor> mask;
-  if (bias.defined()) mask = bias.to(query.scalar_type());
-  const auto context = at::scaled_dot_product_attention(query, split_heads(key_value_rows, shape.key_offset, shape),
-                                                        split_heads(key_value_rows, shape.value_offset, shape), mask,
-                                                        dropout_probability, /*is_causal=*/false);
-  return context.transpose(1, 2).reshape({query_rows.size(0), query_rows.size(1), shape.heads * shape.head_dim});
-}
-#endif
-
-void check_shape(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows, const AttentionShape& shape) {
-  TORCH_CHECK(query_rows.dim() == 3 && key_value_rows.dim() == 3, "attention rows must be [batch, length, width]");
-  TORCH_CHECK(query_rows.size(0) == key_value_rows.size(0), "query and key/value batch sizes differ");
-  const int64_t inner = shape.heads * shape.head_dim;
-  TORCH_CHECK(shape.query_offset + inner <= query_rows.size(2), "query columns out of range");
-  TORCH_CHECK(shape.key_offset + inner <= key_value_rows.size(2) && shape.value_offset + inner <= key_value_rows.size(2),
-              "key/value columns out of range");
-}
-
 }  // namespace
 
-torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
-                                           const torch::Tensor& bias, const AttentionShape& shape,
-                                           const AttentionDropout& dropout) {
-  check_shape(query_rows, key_value_rows, shape);
-  if (query_rows.device().is_cpu() && is_reduced(query_rows.scalar_type())) {
-    // Mixed precision on the CPU: the projections ran in bf16, the attention itself runs
-    // in fp32 in the kernel (its cost is memory, not products), as autocast keeps softmax.
-    const auto query = query_rows.to(torch::kFloat);
-    const auto key_value = key_value_rows.is_same(query_rows) ? query : key_value_rows.to(torch::kFloat);
-    return scaled_dot_product_attention(query, key_value, bias.defined() ? bias.to(torch::kFloat) : bias, shape, dropout);
-  }
-#if TORCH_VERSION_MAJOR >= 2
-  if (query_rows.is_cuda()) return fused_attention(query_rows, key_value_rows, bias, shape, dropout.probability);
-#endif
-  const bool kernel_applies = query_rows.device().is_cpu() && key_value_rows.device().is_cpu() &&
-                              (query_rows.scalar_type() == torch::kFloat || query_rows.scalar_type() == torch::kDouble) &&
-                              key_value_rows.scalar_type() == query_rows.scalar_type() &&
-                              (!bias.defined() || bias.scalar_type() == query_rows.scalar_type());
-  if (!kernel_applies)
-    return scaled_dot_product_attention_reference(query_rows, key_value_rows, bias, shape, dropout.probability);
-  int64_t seed = 0;
-  if (dropout.probability > 0)
-    seed = static_cast<int64_t>(dropout.seed ? *dropout.seed : draw_dropout_seed());
+bool attention_kernel_applies(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
+                              const torch::Tensor& bias) {
+  return query_rows.device().is_cpu() && key_value_rows.device().is_cpu() &&
+         (query_rows.scalar_type() == torch::kFloat || query_rows.scalar_type() == torch::kDouble) &&
+         key_value_rows.scalar_type() == query_rows.scalar_type() &&
+         (!bias.defined() || bias.scalar_type() == query_rows.scalar_type());
+}
+
+torch::Tensor attention_kernel(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
+                               const torch::Tensor& bias, const AttentionShape& shape, double dropout_probability,
+                               uint64_t seed) {
   const bool shared = key_value_rows.is_same(query_rows);
   const auto none = torch::empty({0}, query_rows.options());
   return AttentionFunction::apply(query_rows, shared ? none : key_value_rows, bias.defined() ? bias : none, shape.heads,
                                   shape.head_dim, shape.query_offset, shape.key_offset, shape.value_offset,
-                                  dropout.probability, seed);
-}
-
-torch::Tensor attention_probabilities(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
-                                      const torch::Tensor& bias, const AttentionShape& shape) {
-  check_shape(query_rows, key_value_rows, shape);
-  auto query = split_heads(query_rows, shape.query_offset, shape) * (1.0 / std::sqrt(static_cast<double>(shape.head_dim)));
-  auto scores = torch::matmul(query, split_heads(key_value_rows, shape.key_offset, shape).transpose(-2, -1));
-  if (bias.defined()) scores = scores + bias;
-  auto probabilities = torch::softmax(scores, -1);
-  // A query that may look nowhere: zeros, as in the kernel, not NaN.
-  return probabilities.masked_fill(probabilities.isnan(), 0.0);
-}
-
-torch::Tensor scaled_dot_product_attention_reference(const torch::Tensor& query_rows,
-                                                     const torch::Tensor& key_value_rows, const torch::Tensor& bias,
-                                                     const AttentionShape& shape, double dropout_probability) {
-  const int64_t inner = shape.heads * shape.head_dim;
-  auto split = [&](const torch::Tensor& rows, int64_t offset) { return split_heads(rows, offset, shape); };
-  auto probabilities = attention_probabilities(query_rows, key_value_rows, bias, shape);
-  if (dropout_probability > 0) probabilities = torch::dropout(probabilities, dropout_probability, true);
-  return torch::matmul(probabilities, split(key_value_rows, shape.value_offset))
-      .transpose(1, 2)
-      .reshape({query_rows.size(0), query_rows.size(1), inner});
+                                  dropout_probability, static_cast<int64_t>(seed));
 }
 
 }  // namespace headcount

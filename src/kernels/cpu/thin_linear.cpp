@@ -1,4 +1,4 @@
-#include "model/thin_linear.h"
+#include "kernels/cpu/thin_linear.h"
 
 #include <ATen/Parallel.h>
 

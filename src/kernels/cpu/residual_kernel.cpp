@@ -1,4 +1,4 @@
-#include "model/residual_kernel.h"
+#include "kernels/cpu/residual_kernel.h"
 
 #include <ATen/Parallel.h>
 
@@ -7,8 +7,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "model/dropout.h"
-#include "model/dropout_mask.h"
+#include "kernels/cpu/dropout_mask.h"
 #include "util/lane_sum.h"
 #include "util/vector_clones.h"
 
@@ -44,7 +43,7 @@ struct Step {
 
 // The row loops below take their constants by value and their rows as restrict
 // pointers: only then does the compiler know a store cannot change them, and vectorise
-// (the mask's hash included, as in model/dropout.cpp). The mask selects a factor, never
+// (the mask's hash included, as in kernels/cpu/dropout_kernel.cpp). The mask selects a factor, never
 // whether to load: a conditional load is control flow, and the loop would stay scalar.
 // Always inlined, so the AVX2 clone of their caller (util/vector_clones.h) has them in AVX2.
 
@@ -419,7 +418,9 @@ class ResidualFunction : public torch::autograd::Function<ResidualFunction> {
   }
 };
 
-bool kernel_applies(const torch::Tensor& x, const torch::Tensor& update, const ResidualStepOptions& o) {
+}  // namespace
+
+bool residual_kernel_applies(const torch::Tensor& x, const torch::Tensor& update, const ResidualStepOptions& o) {
   const auto type = x.scalar_type();
   auto same_type = [&](const torch::Tensor& t) { return !t.defined() || (t.scalar_type() == type && t.device().is_cpu()); };
   return x.device().is_cpu() && update.device().is_cpu() && (type == torch::kFloat || type == torch::kDouble) &&
@@ -427,21 +428,9 @@ bool kernel_applies(const torch::Tensor& x, const torch::Tensor& update, const R
          same_type(o.beta) && o.gamma.defined() == o.beta.defined();
 }
 
-}  // namespace
-
-torch::Tensor residual_step(const torch::Tensor& x, const torch::Tensor& update, const ResidualStepOptions& o) {
-  return residual_step_stream(x, update, o).x;
-}
-
-ResidualStream residual_step_stream(const torch::Tensor& x, const torch::Tensor& update_in,
-                                    const ResidualStepOptions& o) {
-  // A mixed-precision product's bf16 output joins the fp32 stream in fp32, as the
-  // unfused sum's type promotion and autocast's fp32 layer_norm would have it.
-  const bool reduced = update_in.scalar_type() == torch::kBFloat16 || update_in.scalar_type() == torch::kHalf;
-  const auto update = reduced && x.device().is_cpu() ? update_in.to(x.scalar_type()) : update_in;
-  if (!kernel_applies(x, update, o)) return ResidualStream(residual_step_reference(x, update, o));
-  int64_t seed = 0;
-  if (o.dropout > 0) seed = static_cast<int64_t>(o.seed ? *o.seed : draw_dropout_seed());
+ResidualStream residual_kernel(const torch::Tensor& x, const torch::Tensor& update, const ResidualStepOptions& o,
+                               uint64_t seed_in) {
+  const auto seed = static_cast<int64_t>(seed_in);
   auto wants_gradient = [](const torch::Tensor& t) { return t.defined() && t.requires_grad(); };
   const bool differentiated = torch::GradMode::is_enabled() &&
                               (wants_gradient(x) || wants_gradient(update) || wants_gradient(o.weight) ||
@@ -459,20 +448,6 @@ ResidualStream residual_step_stream(const torch::Tensor& x, const torch::Tensor&
   const auto outputs = ResidualFunction::apply(x, update, stand_in(o.weight), stand_in(o.gamma), stand_in(o.beta),
                                                o.alpha, o.dropout, seed, o.eps);
   return {outputs[0], outputs[1]};
-}
-
-torch::Tensor residual_step_reference(const torch::Tensor& x, const torch::Tensor& update,
-                                      const ResidualStepOptions& o) {
-  const auto dropped = hashed_dropout(update, o.dropout, o.dropout > 0, o.seed);
-  torch::Tensor sum;
-  if (o.weight.defined())
-    sum = torch::addcmul(dropped, x, o.weight);
-  else if (o.alpha == 1.0)
-    sum = x + dropped;
-  else
-    sum = torch::add(dropped, x, o.alpha);
-  if (!o.gamma.defined()) return sum;
-  return torch::layer_norm(sum, {x.size(-1)}, o.gamma, o.beta, o.eps);
 }
 
 }  // namespace headcount

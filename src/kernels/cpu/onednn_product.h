@@ -1,5 +1,5 @@
 // oneDNN's float32 matrix product on the CPU, and the weight gradient built from it: the
-// pieces under model/onednn_linear.h (one linear layer) and model/feed_forward_kernel.h
+// pieces under kernels/cpu/onednn_linear.h (one linear layer) and kernels/cpu/feed_forward_kernel.h
 // (the feed-forward sub-layer's two), and the one file that calls oneDNN.
 //
 // Why oneDNN and not the BLAS: LibTorch 1.13 sends float32 products to the BLAS (OpenBLAS

@@ -1,12 +1,11 @@
-#include "model/fused_inference.h"
+#include "kernels/cpu/inference_rows.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
-#include "model/residual_scheme.h"
-#include "model/thin_linear.h"
+#include "kernels/cpu/thin_linear.h"
 #include "runtime/autocast.h"
 #include "util/vector_clones.h"
 
@@ -14,51 +13,46 @@ namespace headcount {
 
 namespace {
 
-bool linear_fits(const LinearImpl& linear) {
+bool linear_fits(const LinearWeights& linear) {
   return float_cpu_contiguous(linear.weight) && (!linear.bias.defined() || float_cpu_contiguous(linear.bias));
 }
 
-bool layer_norm_fits(const torch::nn::LayerNormImpl& norm) {
-  return float_cpu_contiguous(norm.weight) && float_cpu_contiguous(norm.bias);
+bool norm_fits(const NormWeights& norm) { return float_cpu_contiguous(norm.gamma) && float_cpu_contiguous(norm.beta); }
+
+// Every weight as the loops below read it (a cross-attention's memory projection is the
+// model's, applied before decoding).
+bool sublayer_fits(const SublayerWeights& s) {
+  const auto& r = s.residual;
+  return linear_fits(s.input) && linear_fits(s.output) && norm_fits(r.norm) &&
+         (!r.weight.defined() || float_cpu_contiguous(r.weight));
 }
 
-// The layer's weights and norms as the loops below read them, and nothing recording it.
-bool sublayers_fit(const TransformerLayerImpl& layer) {
-  const auto& self = *layer.self_attention;
-  if (self.recording() || !linear_fits(*self.query_key_value) || !linear_fits(*self.output)) return false;
-  if (layer.cross_attention) {
-    const auto& cross = *layer.cross_attention;
-    if (cross.recording() || !linear_fits(*cross.query) || !linear_fits(*cross.output)) return false;
-  }
-  if (!linear_fits(*layer.feed_forward->expand) || !linear_fits(*layer.feed_forward->contract)) return false;
-  auto residual_fits = [](const Residual& residual) {
-    return !residual || (layer_norm_fits(*residual->norm) &&
-                         (!residual->admin_scale.defined() || float_cpu_contiguous(residual->admin_scale)));
-  };
-  return residual_fits(layer.self_attention_residual) && residual_fits(layer.cross_attention_residual) &&
-         residual_fits(layer.feed_forward_residual);
-}
-
-// Whether the stack is in a state the fused paths take: evaluation, no Admin probe, no
-// gradients, no autocast, every layer fitting.
-bool stack_fits(const TransformerStackImpl& stack) {
-  if (stack.is_training() || stack.probe() || torch::GradMode::is_enabled() || cpu_autocast_enabled())
-    return false;
+// Whether the rows can be computed here at all: no gradients, no autocast, every weight
+// fitting.
+bool stack_fits(const StackWeights& stack) {
+  if (torch::GradMode::is_enabled() || cpu_autocast_enabled()) return false;
   for (const auto& layer : stack.layers)
-    if (!sublayers_fit(*layer)) return false;
-  return !stack.final_norm || layer_norm_fits(*stack.final_norm);
+    for (const auto& sublayer : layer.sublayers)
+      if (!sublayer_fits(sublayer)) return false;
+  return !stack.final_norm || norm_fits(*stack.final_norm);
+}
+
+const SublayerWeights* cross_attention_of(const LayerWeights& layer) {
+  for (const auto& s : layer.sublayers)
+    if (s.kind == SublayerKind::CrossAttention) return &s;
+  return nullptr;
 }
 
 // A decoder layer's caches: its own keys and values so far, the encoder output's.
-bool caches_fit(const TransformerLayerImpl& layer, const LayerCache& cache, int64_t rows, int64_t memory_length) {
+bool caches_fit(const LayerWeights& layer, const LayerCache& cache, int64_t rows, int64_t memory_length) {
   const auto& kv = cache.self.key_value;
   if (kv.defined() && (!kv.device().is_cpu() || kv.scalar_type() != torch::kFloat || kv.dim() != 3 || kv.size(0) != rows))
     return false;
-  if (!layer.cross_attention) return true;
-  const auto& cross = *layer.cross_attention;
+  const auto* cross = cross_attention_of(layer);
+  if (!cross) return true;
   const auto& memory = cache.memory.key_value;
   return float_cpu_contiguous(memory) && memory.dim() == 3 && memory.size(0) == rows &&
-         memory.size(2) == 2 * cross.heads() * cross.head_dim() && memory.size(1) == memory_length;
+         memory.size(2) == 2 * cross->heads * cross->head_dim && memory.size(1) == memory_length;
 }
 
 // A bias [sentences, 1, 1, length] as the loops read it: contiguous, one row per sentence.
@@ -67,9 +61,9 @@ bool bias_fits(const torch::Tensor& bias, int64_t sentences) {
          bias.numel() == sentences * bias.size(3);
 }
 
-// One residual step's parameters as raw pointers (model/residual.h says what they mean).
+// One residual step's parameters as raw pointers.
 struct ResidualView {
-  const ResidualTraits* traits;
+  bool normalizes_input, normalizes_sum;
   const float* weight;  // Admin's learned w, or nullptr
   float alpha;          // the constant weight when there is no learned one
   const float* gamma;
@@ -77,13 +71,14 @@ struct ResidualView {
   float eps;
 };
 
-ResidualView view_of(ResidualImpl& residual) {
-  const auto& traits = traits_of(residual.scheme());
-  const bool learned = residual.admin_scale.defined();
-  const float alpha = traits.weight == ResidualWeight::Constant ? static_cast<float>(residual.scale()) : 1.0f;
-  return {&traits, learned ? residual.admin_scale.data_ptr<float>() : nullptr, alpha,
-          residual.norm->weight.data_ptr<float>(), residual.norm->bias.data_ptr<float>(),
-          static_cast<float>(residual.norm->options.eps())};
+ResidualView view_of(const ResidualWeights& r) {
+  return {r.normalizes_input,
+          r.normalizes_sum,
+          r.weight.defined() ? r.weight.data_ptr<float>() : nullptr,
+          static_cast<float>(r.alpha),
+          r.norm.gamma.data_ptr<float>(),
+          r.norm.beta.data_ptr<float>(),
+          static_cast<float>(r.norm.eps)};
 }
 
 // y = LayerNorm(x) row by row; y may be x.
@@ -107,7 +102,7 @@ HEADCOUNT_VECTOR_CLONES void layer_norm_rows(const float* x, float* y, int64_t r
 
 // The sub-layer's input: LN(x) where the scheme normalises it (written to normed), else x.
 const float* sublayer_input(const float* x, float* normed, int64_t rows, int64_t d, const ResidualView& r) {
-  if (!r.traits->normalizes_input) return x;
+  if (!r.normalizes_input) return x;
   layer_norm_rows(x, normed, rows, d, r.gamma, r.beta, r.eps);
   return normed;
 }
@@ -126,15 +121,15 @@ HEADCOUNT_VECTOR_CLONES void combine_rows(float* x, const float* update, int64_t
       for (int64_t i = 0; i < d; ++i) xr[i] = ur[i] + r.alpha * xr[i];
     }
   }
-  if (r.traits->normalizes_sum) layer_norm_rows(x, x, rows, d, r.gamma, r.beta, r.eps);
+  if (r.normalizes_sum) layer_norm_rows(x, x, rows, d, r.gamma, r.beta, r.eps);
 }
 
 // y = x W^T + b. Up to kThinLinearMaxRows rows the few-rows product; more (the encoder's
 // positions) the BLAS through ATen on the workspace's rows, whose register-blocked kernel
 // then beats one dot product per output (callgrind: 2.8x fewer instructions at 12 rows).
-void project(const LinearImpl& linear, const float* x, int64_t rows, float* y) {
+void project(const LinearWeights& linear, const float* x, int64_t rows, float* y) {
   const float* bias = linear.bias.defined() ? linear.bias.data_ptr<float>() : nullptr;
-  const int64_t in = linear.in_features(), out = linear.out_features();
+  const int64_t in = linear.weight.size(1), out = linear.weight.size(0);
   if (rows <= kThinLinearMaxRows) return thin_linear_rows(x, rows, linear.weight.data_ptr<float>(), bias, y, in, out);
   auto input = torch::from_blob(const_cast<float*>(x), {rows, in}, torch::kFloat);
   auto output = torch::from_blob(y, {rows, out}, torch::kFloat);
@@ -157,7 +152,7 @@ struct KeyValueRows {
 // context[b, t, h] = softmax(q[b, t, h] . k[b, s, h] / sqrt(head_dim) + bias[b, s]) v[b, s, h],
 // summed over the positions s, for `queries` queries of each of `sentences` sentences (rows
 // of query, in order); bias [sentences, length] or nullptr. A query that may look nowhere
-// gets a zero context, as in model/attention_kernel.h.
+// gets a zero context, as in kernels/cpu/attention_kernel.h.
 HEADCOUNT_VECTOR_CLONES void attend_rows(const float* query, int64_t query_stride, const KeyValueRows& kv,
                                          const float* bias, int64_t sentences, int64_t queries, int64_t heads,
                                          int64_t head_dim, float* context, float* scores) {
@@ -241,14 +236,13 @@ struct Workspace {
   float* scores;     // [longest attended length]
 };
 
-Workspace workspace_for(const TransformerStackImpl& stack, int64_t rows, int64_t d, int64_t longest) {
+Workspace workspace_for(const StackWeights& stack, int64_t rows, int64_t d, int64_t longest) {
   int64_t widest = d, attention_width = 1;
-  for (const auto& layer : stack.layers) {
-    widest = std::max({widest, layer->self_attention->query_key_value->out_features(),
-                       layer->feed_forward->expand->out_features()});
-    attention_width = std::max(attention_width, layer->self_attention->output->in_features());
-    if (layer->cross_attention) attention_width = std::max(attention_width, layer->cross_attention->output->in_features());
-  }
+  for (const auto& layer : stack.layers)
+    for (const auto& s : layer.sublayers) {
+      widest = std::max(widest, s.input.weight.size(0));
+      if (s.kind != SublayerKind::FeedForward) attention_width = std::max(attention_width, s.output.weight.size(1));
+    }
   Workspace w;
   w.storage = torch::empty({rows * (2 * d + widest + attention_width) + longest}, torch::kFloat);
   w.normed = w.storage.data_ptr<float>();
@@ -259,11 +253,10 @@ Workspace workspace_for(const TransformerStackImpl& stack, int64_t rows, int64_t
   return w;
 }
 
-void final_norm(const TransformerStackImpl& stack, float* x, int64_t rows, int64_t d) {
+void final_norm(const StackWeights& stack, float* x, int64_t rows, int64_t d) {
   if (!stack.final_norm) return;
   const auto& norm = *stack.final_norm;
-  layer_norm_rows(x, x, rows, d, norm.weight.data_ptr<float>(), norm.bias.data_ptr<float>(),
-                  static_cast<float>(norm.options.eps()));
+  layer_norm_rows(x, x, rows, d, norm.gamma.data_ptr<float>(), norm.beta.data_ptr<float>(), static_cast<float>(norm.eps));
 }
 
 // The rows a pass works on: `sentences` sentences of `length` positions each (the decoder
@@ -276,119 +269,114 @@ struct StepShape {
   int64_t sentences, length;
 };
 
-// One attention sub-layer: the queries projected from the sub-layer's input by
-// `queries` (the packed query-key-value projection, or the query one), the keys and values
-// where keys_of(projected rows) says, attention, the output projection, the residual step.
+// One attention sub-layer: the queries projected from the sub-layer's input (the packed
+// query-key-value projection, or the query one), the keys and values where keys_of(projected
+// rows) says, attention, the output projection, the residual step.
 template <typename Keys>
-void attention_sublayer(const MultiHeadAttentionImpl& attention, ResidualImpl& residual, const LinearImpl& queries,
-                        int64_t sentences, int64_t per_sentence, const float* bias, float* x, const StepShape& n,
-                        const Workspace& w, Keys&& keys_of) {
-  const auto r = view_of(residual);
-  project(queries, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
+void attention_sublayer(const SublayerWeights& s, int64_t sentences, int64_t per_sentence, const float* bias, float* x,
+                        const StepShape& n, const Workspace& w, Keys&& keys_of) {
+  const auto r = view_of(s.residual);
+  project(s.input, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
   const KeyValueRows keys = keys_of(w.projected);
-  attend_rows(w.projected, queries.out_features(), keys, bias, sentences, per_sentence, attention.heads(),
-              attention.head_dim(), w.context, w.scores);
-  project(*attention.output, w.context, n.rows, w.update);
+  attend_rows(w.projected, s.input.weight.size(0), keys, bias, sentences, per_sentence, s.heads, s.head_dim, w.context,
+              w.scores);
+  project(s.output, w.context, n.rows, w.update);
   combine_rows(x, w.update, n.rows, n.d, r);
 }
 
 // The decoder's self-attention: the new position appended to the cache, attending to all of it.
-void self_attention_sublayer(TransformerLayerImpl& layer, float* x, AttentionCache& cache, const StepShape& n,
-                             const Workspace& w) {
-  const auto& attention = *layer.self_attention;
-  const int64_t inner = attention.heads() * attention.head_dim();
-  attention_sublayer(attention, *layer.self_attention_residual, *attention.query_key_value, n.rows, 1, nullptr, x, n, w,
+void decoder_self_attention_sublayer(const SublayerWeights& s, float* x, AttentionCache& cache, const StepShape& n,
+                            const Workspace& w) {
+  const int64_t inner = s.heads * s.head_dim;
+  attention_sublayer(s, n.rows, 1, nullptr, x, n, w,
                      [&](const float* packed) { return append_to_cache(cache, packed, n.rows, inner); });
 }
 
 // The encoder's self-attention: every position of a sentence attends to all of its
 // positions, padding hidden by the bias.
-void encoder_self_attention_sublayer(TransformerLayerImpl& layer, float* x, const StepShape& n, const Workspace& w) {
-  const auto& attention = *layer.self_attention;
-  const int64_t inner = attention.heads() * attention.head_dim();
-  attention_sublayer(attention, *layer.self_attention_residual, *attention.query_key_value, n.sentences, n.length,
-                     n.bias, x, n, w, [&](const float* packed) {
-                       return KeyValueRows{packed + inner, n.length * 3 * inner, 3 * inner, n.length, inner};
-                     });
+void encoder_self_attention_sublayer(const SublayerWeights& s, float* x, const StepShape& n, const Workspace& w) {
+  const int64_t inner = s.heads * s.head_dim;
+  attention_sublayer(s, n.sentences, n.length, n.bias, x, n, w, [&](const float* packed) {
+    return KeyValueRows{packed + inner, n.length * 3 * inner, 3 * inner, n.length, inner};
+  });
 }
 
-void cross_attention_sublayer(TransformerLayerImpl& layer, float* x, const AttentionCache& memory, const StepShape& n,
-                              const Workspace& w) {
-  const auto& attention = *layer.cross_attention;
-  const int64_t inner = attention.heads() * attention.head_dim(), length = memory.key_value.size(1);
+void cross_attention_sublayer(const SublayerWeights& s, float* x, const AttentionCache& memory, const StepShape& n,
+                     const Workspace& w) {
+  const int64_t inner = s.heads * s.head_dim, length = memory.key_value.size(1);
   const KeyValueRows keys{memory.key_value.data_ptr<float>(), length * 2 * inner, 2 * inner, length, inner};
-  attention_sublayer(attention, *layer.cross_attention_residual, *attention.query, n.rows, 1, n.bias, x, n, w,
-                     [&](const float*) { return keys; });
+  attention_sublayer(s, n.rows, 1, n.bias, x, n, w, [&](const float*) { return keys; });
 }
 
-void feed_forward_sublayer(TransformerLayerImpl& layer, float* x, const StepShape& n, const Workspace& w) {
-  const auto& feed_forward = *layer.feed_forward;
-  const auto r = view_of(*layer.feed_forward_residual);
-  project(*feed_forward.expand, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
-  activate(w.projected, n.rows * feed_forward.expand->out_features(), n.activation);
-  project(*feed_forward.contract, w.projected, n.rows, w.update);
+void feed_forward_sublayer(const SublayerWeights& s, float* x, const StepShape& n, const Workspace& w) {
+  const auto r = view_of(s.residual);
+  project(s.input, sublayer_input(x, w.normed, n.rows, n.d, r), n.rows, w.projected);
+  activate(w.projected, n.rows * s.input.weight.size(0), n.activation);
+  project(s.output, w.projected, n.rows, w.update);
   combine_rows(x, w.update, n.rows, n.d, r);
 }
 
 }  // namespace
 
-bool fused_encoder_applies(const TransformerStackImpl& encoder, const torch::Tensor& x, const torch::Tensor& bias) {
+bool encoder_rows_apply(const StackWeights& encoder, const torch::Tensor& x, const torch::Tensor& bias) {
   if (!float_cpu_contiguous(x) || x.dim() != 3 || x.size(0) * x.size(1) > kFusedEncoderMaxRows) return false;
   if (bias.defined() && (!bias_fits(bias, x.size(0)) || bias.size(3) != x.size(1))) return false;
   for (const auto& layer : encoder.layers)
-    if (layer->cross_attention) return false;
+    if (cross_attention_of(layer)) return false;
   return stack_fits(encoder);
 }
 
-std::optional<torch::Tensor> fused_encoder_forward(TransformerStackImpl& encoder, Activation activation,
-                                                   const torch::Tensor& x, const torch::Tensor& bias) {
-  if (!fused_encoder_applies(encoder, x, bias)) return std::nullopt;
-  const StepShape n{x.size(0) * x.size(1), x.size(2), bias.defined() ? bias.data_ptr<float>() : nullptr, activation,
-                    x.size(0), x.size(1)};
+torch::Tensor encoder_rows(const StackWeights& encoder, const torch::Tensor& x, const torch::Tensor& bias) {
+  const StepShape n{x.size(0) * x.size(1), x.size(2), bias.defined() ? bias.data_ptr<float>() : nullptr,
+                    encoder.activation, x.size(0), x.size(1)};
   const auto w = workspace_for(encoder, n.rows, n.d, n.length);
   auto out = x.clone();
   float* stream = out.data_ptr<float>();
-  for (auto& layer : encoder.layers) {
-    encoder_self_attention_sublayer(*layer, stream, n, w);
-    feed_forward_sublayer(*layer, stream, n, w);
-  }
+  for (const auto& layer : encoder.layers)
+    for (const auto& s : layer.sublayers) {
+      switch (s.kind) {
+        case SublayerKind::SelfAttention: encoder_self_attention_sublayer(s, stream, n, w); break;
+        case SublayerKind::FeedForward: feed_forward_sublayer(s, stream, n, w); break;
+        case SublayerKind::CrossAttention: TORCH_CHECK(false, "an encoder layer has no cross-attention");
+      }
+    }
   final_norm(encoder, stream, n.rows, n.d);
   return out;
 }
 
-bool fused_decoder_step_applies(const TransformerStackImpl& decoder, const torch::Tensor& x,
-                                const std::vector<LayerCache>& caches, const torch::Tensor& memory_bias) {
+bool decoder_step_rows_apply(const StackWeights& decoder, const torch::Tensor& x, const std::vector<LayerCache>& caches,
+                             const torch::Tensor& memory_bias) {
   if (!float_cpu_contiguous(x) || x.dim() != 3 || x.size(1) != 1 || x.size(0) > kThinLinearMaxRows) return false;
   if (caches.size() != decoder.layers.size() || !stack_fits(decoder)) return false;
   const int64_t rows = x.size(0);
   if (memory_bias.defined() && !bias_fits(memory_bias, rows)) return false;
   const int64_t memory_length = memory_bias.defined() ? memory_bias.size(3) : -1;
   for (size_t i = 0; i < caches.size(); ++i)
-    if (!caches_fit(*decoder.layers[i], caches[i], rows, memory_length)) return false;
+    if (!caches_fit(decoder.layers[i], caches[i], rows, memory_length)) return false;
   return true;
 }
 
-std::optional<torch::Tensor> fused_decoder_step(TransformerStackImpl& decoder, Activation activation,
-                                                const torch::Tensor& x, std::vector<LayerCache>& caches,
-                                                const torch::Tensor& memory_bias) {
-  if (!fused_decoder_step_applies(decoder, x, caches, memory_bias)) return std::nullopt;
-  const StepShape n{x.size(0), x.size(2), memory_bias.defined() ? memory_bias.data_ptr<float>() : nullptr, activation,
-                    x.size(0), 1};
+torch::Tensor decoder_step_rows(const StackWeights& decoder, const torch::Tensor& x, std::vector<LayerCache>& caches,
+                                const torch::Tensor& memory_bias) {
+  const StepShape n{x.size(0), x.size(2), memory_bias.defined() ? memory_bias.data_ptr<float>() : nullptr,
+                    decoder.activation, x.size(0), 1};
   int64_t longest = 1;
   for (size_t i = 0; i < caches.size(); ++i) {
     const auto& self = caches[i].self.key_value;
     longest = std::max(longest, (self.defined() ? self.size(1) : 0) + 1);
-    if (decoder.layers[i]->cross_attention) longest = std::max(longest, caches[i].memory.key_value.size(1));
+    if (cross_attention_of(decoder.layers[i])) longest = std::max(longest, caches[i].memory.key_value.size(1));
   }
   const auto w = workspace_for(decoder, n.rows, n.d, longest);
   auto out = x.clone();
   float* stream = out.data_ptr<float>();
-  for (size_t i = 0; i < caches.size(); ++i) {
-    auto& layer = *decoder.layers[i];
-    self_attention_sublayer(layer, stream, caches[i].self, n, w);
-    if (layer.cross_attention) cross_attention_sublayer(layer, stream, caches[i].memory, n, w);
-    feed_forward_sublayer(layer, stream, n, w);
-  }
+  for (size_t i = 0; i < caches.size(); ++i)
+    for (const auto& s : decoder.layers[i].sublayers) {
+      switch (s.kind) {
+        case SublayerKind::SelfAttention: decoder_self_attention_sublayer(s, stream, caches[i].self, n, w); break;
+        case SublayerKind::CrossAttention: cross_attention_sublayer(s, stream, caches[i].memory, n, w); break;
+        case SublayerKind::FeedForward: feed_forward_sublayer(s, stream, n, w); break;
+      }
+    }
   final_norm(decoder, stream, n.rows, n.d);
   return out;
 }

@@ -1,12 +1,8 @@
 // Scaled dot-product attention, softmax(q k^T / sqrt(head_dim) + bias) v, for all heads at
-// once, as one forward/backward pair.
-//
-// Why a kernel of its own: LibTorch 1.13 runs a CPU batched product of small matrices as a
-// loop of one BLAS call per (sentence, head). With the short sequences of G2P and the many
-// heads of a shallow model that loop was the largest cost of a training update. The kernel
-// below does the whole attention of one (sentence, head) in cache, with the backward
-// written by hand, and takes query, key and value where the projections put them: no
-// head split, no transpose, no copy.
+// once: the operation entry point. CPU tensors take kernels/cpu/attention_kernel.h (one
+// forward/backward pair), CUDA ones ATen's fused attention (kernels/cuda/fused_attention.h,
+// LibTorch 2.x), anything else the plain LibTorch reference
+// (kernels/reference/attention_reference.h).
 //
 // Layout: a side's vectors live in "rows" [batch, length, width] whose last dimension is
 // contiguous; head h of a side that starts at column `offset` uses columns
@@ -43,7 +39,7 @@ struct AttentionDropout {
 // projection. A query that may look nowhere gets a zero context.
 // CPU float/double tensors use the kernel, CPU bf16/half ones too after a cast to float
 // (mixed precision); CUDA tensors ATen's fused scaled_dot_product_attention (LibTorch 2.x;
-// the reference below with 1.13).
+// the reference with 1.13).
 torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
                                            const torch::Tensor& bias, const AttentionShape& shape,
                                            const AttentionDropout& dropout = {});
@@ -53,10 +49,11 @@ torch::Tensor scaled_dot_product_attention(const torch::Tensor& query_rows, cons
 torch::Tensor attention_probabilities(const torch::Tensor& query_rows, const torch::Tensor& key_value_rows,
                                       const torch::Tensor& bias, const AttentionShape& shape);
 
-// The same function written with plain LibTorch operators (dropout masks differ): the
-// reference the kernel is tested against, and the path for other devices.
-torch::Tensor scaled_dot_product_attention_reference(const torch::Tensor& query_rows,
-                                                     const torch::Tensor& key_value_rows, const torch::Tensor& bias,
-                                                     const AttentionShape& shape, double dropout_probability);
+// Keys and values kept between decoding steps, as the projection lays them out:
+// [batch, length, 2*heads*head_dim], the heads' keys first, then their values.
+struct AttentionCache {
+  torch::Tensor key_value;
+  void reorder(const torch::Tensor& order);  // beam search: rows follow their hypotheses
+};
 
 }  // namespace headcount

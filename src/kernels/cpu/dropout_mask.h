@@ -5,7 +5,7 @@
 // rounds of a 32-bit integer mixer (Wellons' "lowbias32"), so a loop over elements
 // vectorises (four lanes with the default x86-64 flags, eight with AVX2; a 64-bit multiply
 // would not). Masks repeat after 2^32 elements of one tensor, far beyond any activation
-// here. Shared by hashed_dropout (src/model/dropout.h) and the attention kernel's dropout
+// here. Shared by hashed_dropout (kernels/dropout.h) and the attention kernel's dropout
 // on probabilities.
 #pragma once
 

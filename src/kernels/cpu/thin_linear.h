@@ -17,7 +17,7 @@ namespace headcount {
 inline constexpr int64_t kThinLinearMaxRows = 8;
 
 // Whether t is a defined CPU float32 tensor laid out contiguously: what the raw-pointer
-// loops here and in model/fused_inference.h read.
+// loops here and in kernels/inference_step.h read.
 bool float_cpu_contiguous(const torch::Tensor& t);
 
 // Whether autograd wants gradients of the product x weight^T + bias: grad mode on and an
@@ -36,7 +36,7 @@ torch::Tensor thin_linear(const torch::Tensor& x, const torch::Tensor& weight, c
 
 // The same product on raw rows: x [rows, in], weight [out, in], bias [out] or nullptr,
 // y [rows, out], all contiguous; for kernels that keep their activations in buffers of
-// their own (model/fused_inference.h).
+// their own (kernels/inference_step.h).
 void thin_linear_rows(const float* x, int64_t rows, const float* weight, const float* bias, float* y, int64_t in,
                       int64_t out);
 

@@ -1,5 +1,5 @@
 // A linear layer's product and its backward through oneDNN's matrix product
-// (model/onednn_product.h), for float32 training and batched inference on the CPU.
+// (kernels/cpu/onednn_product.h), for float32 training and batched inference on the CPU.
 //
 // Why not torch::linear: LibTorch 1.13 sends float32 products to the BLAS, slow at the
 // thin shapes of a deep single-head model (a deep model's training update 20% faster on
@@ -13,7 +13,7 @@
 
 #include <torch/torch.h>
 
-#include "model/onednn_product.h"
+#include "kernels/cpu/onednn_product.h"
 
 namespace headcount {
 

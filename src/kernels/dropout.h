@@ -1,12 +1,7 @@
-// Inverted dropout (kept values scaled by 1/(1-p)) as one forward/backward pair, with the
-// mask drawn from a hash: hashed_dropout.
-//
-// Why not torch::dropout: LibTorch 1.13's CPU build without MKL (Debian's) draws the
-// Bernoulli mask one element at a time from a Mersenne Twister on a single thread, then
-// rescales and multiplies in two more passes and keeps the float mask for backward. perf
-// put the draw alone at 8% of a 12L-1H training update. Here the mask is a hash of
-// (seed, element index) (src/model/dropout_mask.h): drawn on every thread in the same pass
-// as the multiply, and recomputed in backward instead of stored.
+// Dropout as the model applies it: inverted (kept values scaled by 1/(1-p)), its mask a
+// pure function of a seed, so backward recomputes it and a resumed run repeats it. The
+// operation entry point: CPU tensors take kernels/cpu/dropout_kernel.h, others
+// torch::dropout.
 #pragma once
 
 #include <torch/torch.h>
