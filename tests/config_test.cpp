@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "config/run_config.h"
+#include "study/preset.h"
 #include "task/task_factory.h"
 #include "util/field_table.h"
 #include "test_support.h"
@@ -64,6 +65,27 @@ TEST(Config, ErrorsNameFileLineKeyAndExpectation) {
   path = write_temp("hc_config_syntax.yaml", "model:\n  d_model: [1, 2\n");
   EXPECT_NE(error_of(path).find("not valid YAML"), std::string::npos);
   EXPECT_NE(error_of("/nonexistent.yaml").find("cannot open"), std::string::npos);
+}
+
+// A key said twice is refused, naming the file, both lines and the key, in configs (at any
+// depth) and in presets; before, one of the two values won unseen.
+TEST(Config, AKeyGivenTwiceIsRefusedWithBothLines) {
+  auto path = write_temp("hc_config_twice.yaml", "model:\n  d_model: 64\ntrain:\n  lr: 0.1\n  seed: 3\n  lr: 0.2\n");
+  EXPECT_EQ(error_of(path), path + ":6: key 'train.lr' is given twice (first at line 4)");
+  path = write_temp("hc_config_twice_section.yaml", "train:\n  lr: 0.1\nmodel:\n  d_model: 64\ntrain:\n  seed: 2\n");
+  EXPECT_EQ(error_of(path), path + ":5: key 'train' is given twice (first at line 1)");
+  // The same name in two sections is two keys.
+  path = write_temp("hc_config_twice_ok.yaml", "model:\n  encoder: {layers: 2}\n  decoder: {layers: 2}\n");
+  EXPECT_EQ(error_of(path), "");
+  const auto preset = write_temp("hc_preset_twice.yaml",
+                                 "config: configs/g2p-tiny.yaml\nschemes: [admin]\nset:\n  train.lr: 0.1\n"
+                                 "  train.lr: 0.2\n");
+  try {
+    load_preset(preset);
+    FAIL() << "a preset with a key given twice was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), preset + ":5: key 'set.train.lr' is given twice (first at line 4)");
+  }
 }
 
 TEST(Config, AListFieldTakesAYamlListOrCommasAndOtherFieldsRefuseLists) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/repeated_keys.h"
 #include "util/enum_names.h"
 #include "util/text.h"
 
@@ -217,6 +218,7 @@ static void apply_yaml(const std::string& text, const std::string& name, const F
   try {
     root = YAML::Load(text);
     if (!root.IsNull() && !root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys at the top", name));
+    refuse_repeated_keys(root, name);
     if (root.IsMap()) flatten(root, "", name, entries);
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", name, e.mark.line + 1, e.mark.column + 1, e.msg));

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <set>
 
+#include "config/repeated_keys.h"
 #include "data/parallel_text.h"  // read_lines
 #include "model/reshape.h"
 #include "task/task_factory.h"
@@ -123,6 +124,7 @@ Preset load_preset(const std::string& name) {
     for (const auto& line : lines) text += line + "\n";
     const YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) throw ConfigError(fmt::format("{}: expected a mapping of keys", path));
+    refuse_repeated_keys(root, path);
     for (const auto& item : root) read_entry(item.first.as<std::string>(), item.second, path, item.first.Mark().line + 1, preset);
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("{}:{}: not valid YAML here: {}", path, e.mark.line + 1, e.msg));
