@@ -398,13 +398,9 @@ void Trainer::stop(Decision decision) {
 // and update count alone.
 RunSummary Trainer::finish() {
   state_.elapsed_s = elapsed();
-  if (!first_rank()) {
-    log_ << fmt::format("rank {}: {} after {} updates\n", request_.launch.rank, to_string(status_), state_.update);
-    RunSummary brief;
-    brief.status = status_, brief.updates = state_.update;
-    return brief;
-  }
-  if (status_ == RunStatus::Interrupted) {
+  if (!first_rank() || status_ == RunStatus::Interrupted) {
+    if (!first_rank())
+      log_ << fmt::format("rank {}: {} after {} updates\n", request_.launch.rank, to_string(status_), state_.update);
     RunSummary brief;
     brief.status = status_, brief.updates = state_.update;
     return brief;
