@@ -152,7 +152,9 @@ TEST(Compare, InterruptedCompareResumesWithoutRedoingFinishedRuns) {
   auto again = compare(request, log);
   EXPECT_FALSE(again["complete"].get<bool>());
   for (const auto& run : again["runs"])
-    if (run["name"] == "2L-2H-admin-s3") EXPECT_EQ(run["status"], "unfinished");
+    if (run["name"] == "2L-2H-admin-s3") {
+      EXPECT_EQ(run["status"], "unfinished");
+    }
   EXPECT_NE(testing::read_text(dir + "/study/report.md").find("1 of 4 runs trained so far"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir + "/study/runs/2L-2H-admin-s3/summary.json"));
   EXPECT_EQ(fs::last_write_time(first), written);

@@ -8,6 +8,7 @@ behind torchrun, as
 would. Debian 12's torchrun script stops at start under its Python 3.11 (in Std.from_str);
 the agent it would run is this one. Usage: elastic_launch.py NNODES NODE_RANK NPROC PORT PROGRAM ARGS...
 """
+import inspect
 import sys
 
 from torch.distributed.elastic.multiprocessing import Std
@@ -27,8 +28,9 @@ def main():
         rdzv_configs={"rank": node_rank},
         max_restarts=0,
         monitor_interval=0.2,
-        redirects=Std.NONE,
-        tee=Std.NONE,
+        # The ranks' output to the agent's own: torch 1.x names it here, 2.3 on in logs_specs,
+        # whose default (DefaultLogsSpecs) already does this.
+        **({"redirects": Std.NONE, "tee": Std.NONE} if "redirects" in inspect.signature(LaunchConfig).parameters else {}),
     )
     elastic_launch(config, entrypoint=program)(*arguments)
 

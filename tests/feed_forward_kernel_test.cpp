@@ -5,7 +5,6 @@
 // large: one product each), an input given as a view; inference without a node; when it
 // declines; and the FeedForward module taking it for training batches only where it
 // applies. Skipped where the program was built without oneDNN.
-#include <ATen/autocast_mode.h>
 
 #include <string>
 
@@ -13,13 +12,16 @@
 #include "kernels/cpu/onednn_product.h"
 #include "kernels/reference/feed_forward_reference.h"
 #include "model/feed_forward.h"
+#include "runtime/autocast.h"
 #include "test_support.h"
 
 namespace headcount {
 namespace {
 
 #define SKIP_WITHOUT_ONEDNN() \
-  if (!onednn_products_built()) GTEST_SKIP() << "built without oneDNN's headers (Debian: libdnnl-dev)"
+  if (!onednn_products_built()) GTEST_SKIP() << "built without the system's oneDNN products: "         \
+                                << "on with Debian's LibTorch and libdnnl-dev, off by design with a wheel's " \
+                                << "LibTorch, which carries a oneDNN of its own (README, the second lane)"
 
 struct Results {
   torch::Tensor y, x_grad, expand_weight_grad, expand_bias_grad, contract_weight_grad, contract_bias_grad;
@@ -133,9 +135,10 @@ TEST(FeedForwardKernel, DeclinesWhatItDoesNotTake) {
   auto mismatched = w;
   mismatched.contract_weight = torch::randn({16, 33});
   EXPECT_FALSE(feed_forward_kernel_applies(x, mismatched, options));
-  at::autocast::set_cpu_enabled(true);
-  EXPECT_FALSE(feed_forward_kernel_applies(x, w, options));
-  at::autocast::set_cpu_enabled(false);
+  {
+    const AutocastScope bf16(Runtime{torch::kCPU, Precision::Bf16});
+    EXPECT_FALSE(feed_forward_kernel_applies(x, w, options));
+  }
 }
 
 // The module in training and evaluation gives what its separate operators give.

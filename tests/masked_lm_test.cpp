@@ -55,8 +55,9 @@ TEST(Masking, ChoosesFifteenPercentAndSplitsThemEightyTenTen) {
       EXPECT_GE(m.tokens[p], 4);  // a random replacement is an ordinary token
     }
     for (size_t p = 0; p < tokens.size(); ++p)
-      if (!std::binary_search(m.positions.begin(), m.positions.end(), static_cast<int64_t>(p)))
+      if (!std::binary_search(m.positions.begin(), m.positions.end(), static_cast<int64_t>(p))) {
         ASSERT_EQ(m.tokens[p], tokens[p]);  // nothing else changes
+      }
   }
   // Over 4,000 sequences (about 270,000 tokens) the shares sit within a few tenths of a
   // percent of the rule; a random replacement that happens to draw the same token counts as kept.

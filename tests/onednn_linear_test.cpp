@@ -6,19 +6,21 @@
 // rows); the Linear layer and the output layers taking it for training batches and
 // leaving a few rows to the BLAS; small weight gradients split by rows among threads.
 // Skipped where the program was built without oneDNN.
-#include <ATen/autocast_mode.h>
 
 #include <functional>
 
 #include "kernels/cpu/onednn_linear.h"
 #include "model/linear.h"
+#include "runtime/autocast.h"
 #include "test_support.h"
 
 namespace headcount {
 namespace {
 
 #define SKIP_WITHOUT_ONEDNN() \
-  if (!onednn_products_built()) GTEST_SKIP() << "built without oneDNN's headers (Debian: libdnnl-dev)"
+  if (!onednn_products_built()) GTEST_SKIP() << "built without the system's oneDNN products: "         \
+                                << "on with Debian's LibTorch and libdnnl-dev, off by design with a wheel's " \
+                                << "LibTorch, which carries a oneDNN of its own (README, the second lane)"
 
 struct Product {
   torch::Tensor y, x_grad, weight_grad, bias_grad;
@@ -208,9 +210,10 @@ TEST(OneDnnLinear, DeclinesWhatItDoesNotTake) {
   EXPECT_FALSE(onednn_linear_applies(torch::randn({2, 4}), weight, torch::randn({5})));
   EXPECT_FALSE(onednn_linear_applies(torch::randn({0, 4}), weight, bias));  // no rows
   EXPECT_EQ(onednn_linear_applies(torch::randn({2, 4}), weight, bias), onednn_products_built());
-  at::autocast::set_cpu_enabled(true);
-  EXPECT_FALSE(onednn_linear_applies(torch::randn({2, 4}), weight, bias));
-  at::autocast::set_cpu_enabled(false);
+  {
+    const AutocastScope bf16(Runtime{torch::kCPU, Precision::Bf16});
+    EXPECT_FALSE(onednn_linear_applies(torch::randn({2, 4}), weight, bias));
+  }
   // Declined shapes still get their product from the layer: torch::linear.
   Linear layer(4, 6);
   EXPECT_EQ(layer->forward(torch::randn({0, 4})).sizes(), (std::vector<int64_t>{0, 6}));

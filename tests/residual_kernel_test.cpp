@@ -177,7 +177,9 @@ TEST_P(ResidualKernel, StreamHalvesGetTheGradientsOfOneOutputReadTwice) {
       options.seed = 99;
       auto stream = fused ? residual_step_stream(x, update, options)
                           : ResidualStream(residual_step_reference(x, update, options));
-      if (fused) EXPECT_TRUE(stream.branch.is_view());
+      if (fused) {
+        EXPECT_TRUE(stream.branch.is_view());
+      }
       auto loss = torch::zeros({}, in.x.options());
       if (uses != "branch") loss = loss + (stream.x * in.output_weights).sum();
       if (uses != "x") loss = loss + (stream.branch.tanh() * second_weights).sum();

@@ -2,10 +2,10 @@
 // widths and row counts, with and without bias; when it declines (too many rows, a
 // gradient wanted, other types, a view, autocast); the Linear layer's two paths agreeing;
 // the same numbers with one thread and two.
-#include <ATen/autocast_mode.h>
 
 #include "model/linear.h"
 #include "kernels/cpu/thin_linear.h"
+#include "runtime/autocast.h"
 #include "test_support.h"
 
 namespace headcount {
@@ -48,9 +48,8 @@ TEST(ThinLinear, DeclinesWhatItDoesNotTake) {
   }
   {
     torch::NoGradGuard no_grad;
-    at::autocast::set_cpu_enabled(true);
+    const AutocastScope bf16(Runtime{torch::kCPU, Precision::Bf16});
     EXPECT_FALSE(thin_linear_applies(torch::randn({2, 4}), weight, bias));
-    at::autocast::set_cpu_enabled(false);
   }
 }
 

@@ -317,8 +317,9 @@ TEST(Trainer, RunFolderHoldsConfigMetricsSummaryAndCheckpoints) {
   int dev_lines = 0;
   for (const auto& line : lines) {
     for (const char* key : {"update", "elapsed_s"}) EXPECT_TRUE(line.contains(key));
-    if (line.at("kind") == "train")
+    if (line.at("kind") == "train") {
       for (const char* key : {"epoch", "train_loss", "lr", "grad_norm", "tokens_per_s"}) EXPECT_TRUE(line.contains(key));
+    }
     dev_lines += line.at("kind") == "dev";
   }
   EXPECT_EQ(dev_lines, 3);  // updates 4, 8, 12

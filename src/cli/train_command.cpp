@@ -83,7 +83,10 @@ int run_training(const TrainOptions& options) {
   if (int status = resolve(options, resolved)) return status;
   const auto& plan = resolved.plan;
   StopSignal stop;
-  TrainRequest request{resolved.config, options.out, options.resume, 0};
+  TrainRequest request;
+  request.config = resolved.config;
+  request.run_dir = options.out;
+  request.resume = options.resume;
   request.stop_requested = [&stop] { return stop.requested(); };
   request.launch = plan;
   request.runtime = resolved.runtime;

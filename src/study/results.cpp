@@ -174,7 +174,7 @@ StudyResults StudyResults::from_json(const json& j) {
     s.inference.push_back({t.value("architecture", ""), t.at("heads"), t.at("batch"), t.at("length"),
                            t.value("median_ms", 0.0), t.value("sentences_per_s", 0.0), t.at("tokens_per_s")});
   for (const auto& d : j.value("downstream", json::array())) {
-    DownstreamResults downstream{d.at("name"), {d.at("metric"), d.value("metric_name", ""), false}, {}, {}};
+    DownstreamResults downstream{d.at("name"), {d.at("metric"), d.value("metric_name", ""), false, kNoLearningBound, ""}, {}, {}};
     for (const auto& r : d.at("runs")) downstream.runs.push_back(run_from_json(r));
     downstream.findings = d.value("findings", std::vector<std::string>{});
     s.downstream.push_back(std::move(downstream));

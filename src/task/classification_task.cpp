@@ -25,7 +25,7 @@ const std::set<std::string> kMetrics{"accuracy", "f1", "mcc", "pearson", "spearm
 MetricInfo metric_info(const std::string& key) {
   static const std::map<std::string, std::string> names{
       {"accuracy", "accuracy"}, {"f1", "F1"}, {"mcc", "MCC"}, {"pearson", "Pearson"}, {"spearman", "Spearman"}};
-  return {key, names.at(key), /*lower_is_better=*/false};
+  return {key, names.at(key), /*lower_is_better=*/false, kNoLearningBound, /*unit=*/""};
 }
 
 }  // namespace

@@ -220,7 +220,7 @@ LossSums MaskedLmTask::loss(Transformer& model, const Batch& batch) const {
   return label_smoothed_cross_entropy(forward(model, batch), batch.target_output, config_.train.label_smoothing);
 }
 
-MetricInfo MaskedLmTask::primary_metric() const { return {"perplexity", "perplexity", /*lower_is_better=*/true}; }
+MetricInfo MaskedLmTask::primary_metric() const { return {"perplexity", "perplexity", /*lower_is_better=*/true, kNoLearningBound, /*unit=*/""}; }
 
 Metrics MaskedLmTask::evaluate(Transformer& model, Split split, const EvaluationOptions& options) const {
   const auto& all = sequences(split);

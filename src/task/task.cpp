@@ -22,6 +22,6 @@ std::pair<int64_t, int64_t> example_range(int64_t n, int64_t first, int64_t coun
   return {begin, count > 0 ? std::min(n, begin + count) : n};
 }
 
-MetricInfo loss_metric() { return {"loss", "loss", /*lower_is_better=*/true}; }
+MetricInfo loss_metric() { return {"loss", "loss", /*lower_is_better=*/true, kNoLearningBound, /*unit=*/""}; }
 
 }  // namespace headcount

@@ -20,12 +20,14 @@
 namespace headcount {
 
 // One metric as the report and checkpoint selection use it.
+inline constexpr double kNoLearningBound = std::numeric_limits<double>::quiet_NaN();
+
 struct MetricInfo {
   std::string key;   // its key in a Metrics object: "wer", "bleu", "loss"
   std::string name;  // for tables and figures: "WER", "BLEU", "loss"
   bool lower_is_better = true;
-  // A test value at least this bad means the run did not learn at all (NaN: no such bound).
-  double not_learned_at = std::numeric_limits<double>::quiet_NaN();
+  // A test value at least this bad means the run did not learn at all (kNoLearningBound: no such bound).
+  double not_learned_at = kNoLearningBound;
   std::string unit;  // written after a value: "%" for error rates, "" otherwise
 
   bool better(double a, double than) const { return lower_is_better ? a < than : a > than; }

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace headcount {
 
-MetricInfo TranslationTask::primary_metric() const { return {"bleu", "BLEU", /*lower_is_better=*/false}; }
+MetricInfo TranslationTask::primary_metric() const { return {"bleu", "BLEU", /*lower_is_better=*/false, kNoLearningBound, /*unit=*/""}; }
 
 std::vector<std::string> TranslationTask::problems(const DataConfig& d) {
   std::vector<std::string> out;

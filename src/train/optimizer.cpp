@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -19,8 +20,11 @@ namespace {
 template <typename Map>
 typename Map::key_type state_key(const Map&, const torch::Tensor& p) {
   using Key = typename Map::key_type;
-  if constexpr (std::is_same_v<Key, std::string>)
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;  // what 1.x's c10::guts::to_string wrote (gone in 2.x)
+    key << p.unsafeGetTensorImpl();
+    return key.str();
+  }
   else
     return static_cast<Key>(p.unsafeGetTensorImpl());
 }
