@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what headcount needs on Debian 12 (as root) and builds it into build/.
-# Arguments: more Debian packages to install with them.
+# Arguments: more Debian packages to install with them; --packages-only (first) installs
+# and does not build (scripts/torch2-setup.sh builds elsewhere).
 # Idempotent: packages already present are not reinstalled, and an existing build
 # folder is only brought up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=1
+if [[ ${1:-} == --packages-only ]]; then build=0; shift; fi
 
 packages=(
   build-essential cmake
@@ -37,5 +40,6 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+((build)) || exit 0
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)"

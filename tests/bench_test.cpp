@@ -46,9 +46,11 @@ TEST(StepShape, CountsTheMatrixProductsOfAForwardPassByHand) {
 
 TEST(StepShape, NamedDeepShapesAreTheReshapingsOfTheShallowOnes) {
   EXPECT_EQ(step_shape_names(),
-            (std::vector<std::string>{"demo-shallow", "demo-deep", "g2p-base", "base-shallow", "base-deep"}));
+            (std::vector<std::string>{"demo-shallow", "demo-deep", "g2p-base", "base-shallow", "base-deep", "large-shallow",
+                                      "large-deep"}));
   for (const auto& [shallow_name, deep_name] :
-       std::vector<std::pair<std::string, std::string>>{{"demo-shallow", "demo-deep"}, {"base-shallow", "base-deep"}}) {
+       std::vector<std::pair<std::string, std::string>>{
+           {"demo-shallow", "demo-deep"}, {"base-shallow", "base-deep"}, {"large-shallow", "large-deep"}}) {
     const auto shallow = named_step_shape(shallow_name), deep = named_step_shape(deep_name);
     EXPECT_EQ(deep.heads, 1);
     EXPECT_EQ(deep.encoder_layers, shallow.encoder_layers * shallow.heads) << deep_name;

@@ -32,7 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kPython = "/usr/bin/python3";  // Debian's, where python3-torch lives
+constexpr const char* kPython = HEADCOUNT_LAUNCHER_PYTHON;  // CMake's HEADCOUNT_LAUNCHER_PYTHON
 
 bool has_elastic_agent() {
   return std::system(fmt::format("{} -c 'import torch.distributed.launcher.api' > /dev/null 2>&1", kPython).c_str()) == 0;

@@ -29,6 +29,8 @@ const std::vector<NamedShape>& named_shapes() {
       {"g2p-base", shape_of(3, 8, 128, 16, 512, 450, 9, 9, 10)},
       {"base-shallow", shape_of(6, 8, 512, 64, 2048, 64, 24, 24, 5)},
       {"base-deep", shape_of(48, 1, 512, 64, 256, 64, 24, 24, 5)},
+      {"large-shallow", shape_of(24, 16, 1024, 64, 4096, 16, 24, 24, 5)},
+      {"large-deep", shape_of(384, 1, 1024, 64, 256, 16, 24, 24, 5)},
   };
   return shapes;
 }

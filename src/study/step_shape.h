@@ -23,7 +23,9 @@ struct StepShape {
 // demo-shallow and demo-deep: the G2P demo's 3L-4H model (d 64) and its 12L-1H reshaping,
 // batches of 200 sentences of 12 source and 10 target tokens; g2p-base: 3L-8H d 128, 450 x
 // 9/9; base-shallow and base-deep: Transformer-base 6L-8H d 512 (FFN 2048) and its 48L-1H
-// reshaping (FFN 256), 64 x 24/24.
+// reshaping (FFN 256), 64 x 24/24; large-shallow and large-deep: BERT-large's stack
+// 24L-16H d 1024 (FFN 4096) and its 384L-1H reshaping (FFN 256), as encoder and decoder,
+// 16 x 24/24 (GPU sizes: the GPU check times them).
 std::vector<std::string> step_shape_names();
 // Throws std::invalid_argument naming the known shapes.
 StepShape named_step_shape(const std::string& name);

@@ -12,14 +12,14 @@
 // c10d's Gloo header includes Gloo's own headers: Debian's libgloo-dev has them, PyTorch
 // wheels do not ship them; and it is empty in a LibTorch built without Gloo. NCCL's
 // process group needs a LibTorch built with it (the torch_cuda target defines
-// USE_C10D_NCCL) and nccl.h (pip's nvidia-nccl, or libnccl-dev).
+// USE_C10D_NCCL) and nccl.h (CMake finds it and defines HEADCOUNT_WITH_NCCL).
 #if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
 #define HEADCOUNT_HAVE_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #else
 #define HEADCOUNT_HAVE_GLOO 0
 #endif
-#if defined(USE_C10D_NCCL) && __has_include(<nccl.h>)
+#if defined(USE_C10D_NCCL) && defined(HEADCOUNT_WITH_NCCL)
 #define HEADCOUNT_HAVE_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #else
