@@ -37,7 +37,7 @@ if [[ ${1:-} == --pack ]]; then
   # and the C and C++ runtimes every Linux has: yaml-cpp, tcmalloc, and the like.
   ldd build-torch2/headcount build-torch2/headcount_tests | awk '$3 ~ /^\// {print $3}' | sort -u |
     grep -v -e '/site-packages/' -e '/libc\.so' -e '/libm\.so' -e '/libdl\.so' -e '/librt\.so' \
-            -e '/libpthread\.so' -e '/ld-linux' -e '/libgcc_s\.so' -e '/libstdc++\.so' -e '/libgomp\.so' -e '/libz\.so' |
+            -e '/libpthread\.so' -e '/libutil\.so' -e '/ld-linux' -e '/libgcc_s\.so' -e '/libstdc++\.so' -e '/libgomp\.so' -e '/libz\.so' |
     while read -r library; do cp -L "$library" "$pack/lib/"; done
   python=.venv-torch2/bin/python
   "$python" -c 'import torch; print(torch.__version__)' > "$pack/torch-version"
@@ -84,16 +84,19 @@ built=$(date +%s)
 
 log "CUDA tests"
 mkdir -p "$out/scratch"
-TMPDIR=$PWD/$out/scratch timeout 150 "$bin/headcount_tests" --gtest_filter='*/cuda' > "$out/tests.log" 2>&1
+TMPDIR=$PWD/$out/scratch timeout 90 "$bin/headcount_tests" --gtest_filter='*/cuda' > "$out/tests.log" 2>&1
 tests_status=$?
 tests_summary=$(grep -E '^\[  (PASSED|FAILED|SKIPPED)|^\[==========\]' "$out/tests.log" | tr '\n' ' ')
 
 # Each (shape, precision): headcount's step and the PyTorch-eager reference's on the same GPU.
+# Time limits: 90 + 4 x 30 + 4 x 50 + 60 s, under 8 minutes with the start.
 bench_rows=()
 for shape in base-shallow base-deep large-shallow large-deep; do
+  limit=30
+  [[ $shape == large-* ]] && limit=50
   for precision in fp32 bf16; do
     log "bench $shape $precision"
-    row=$(timeout 60 "$bin/headcount" bench train --shape $shape --steps 5 --rounds 1 --device cuda \
+    row=$(timeout $limit "$bin/headcount" bench train --shape $shape --steps 5 --rounds 1 --device cuda \
       --precision $precision --reference --python "$python" --json 2>> "$out/bench.log")
     [[ -n $row ]] || row="{\"shape\": {\"name\": \"$shape\"}, \"precision\": \"$precision\", \"error\": \"see bench.log\"}"
     bench_rows+=("$row")
@@ -102,7 +105,7 @@ done
 
 log "a short bf16 G2P run"
 rm -rf "$out/g2p-run"
-timeout 90 "$bin/headcount" train --config configs/g2p-tiny.yaml --out "$out/g2p-run" --set train.device=cuda \
+timeout 60 "$bin/headcount" train --config configs/g2p-tiny.yaml --out "$out/g2p-run" --set train.device=cuda \
   --set train.precision=bf16 --set train.max_updates=300 > "$out/train.log" 2>&1
 train_status=$?
 
