@@ -29,17 +29,19 @@ log() { echo "gpu-check: $*" >&2; }
 if [[ ${1:-} == --pack ]]; then
   set -e
   bash scripts/torch2-setup.sh
+  # torch2-setup.sh's folders (the same variables and defaults).
+  build=${HEADCOUNT_BUILD_DIR:-build-torch2}
+  python=${HEADCOUNT_TORCH2_VENV:-.venv-torch2}/bin/python
   rm -rf "$pack" && mkdir -p "$pack/bin" "$pack/lib"
   for program in headcount headcount_tests; do
-    strip -o "$pack/bin/$program" "build-torch2/$program"
+    strip -o "$pack/bin/$program" "$build/$program"
   done
   # What the programs load beyond torch's own folders (found there from torch's install)
   # and the C and C++ runtimes every Linux has: yaml-cpp, tcmalloc, and the like.
-  ldd build-torch2/headcount build-torch2/headcount_tests | awk '$3 ~ /^\// {print $3}' | sort -u |
+  ldd "$build/headcount" "$build/headcount_tests" | awk '$3 ~ /^\// {print $3}' | sort -u |
     grep -v -e '/site-packages/' -e '/libc\.so' -e '/libm\.so' -e '/libdl\.so' -e '/librt\.so' \
             -e '/libpthread\.so' -e '/libutil\.so' -e '/ld-linux' -e '/libgcc_s\.so' -e '/libstdc++\.so' -e '/libgomp\.so' -e '/libz\.so' |
     while read -r library; do cp -L "$library" "$pack/lib/"; done
-  python=.venv-torch2/bin/python
   "$python" -c 'import torch; print(torch.__version__)' > "$pack/torch-version"
   git rev-parse HEAD > "$pack/commit" 2>/dev/null || true
   du -sh "$pack"
