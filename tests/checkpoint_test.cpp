@@ -35,6 +35,26 @@ TEST(Checkpoint, RoundTripGivesIdenticalOutputs) {
   std::filesystem::remove(path);
 }
 
+// model.embedding_norm: BERT's LayerNorm(word + position) with the words unscaled; a
+// checkpoint written before the key existed reads as without it.
+TEST(Checkpoint, EmbeddingNormIsKeptAndOlderCheckpointsReadWithoutIt) {
+  auto config = testing::tiny_config(ResidualScheme::PostLn, Architecture::Encoder);
+  config.embedding_norm = true;
+  torch::manual_seed(4);
+  Transformer model(config);
+  model->eval();
+  auto source = torch::tensor({{3, 4, 5, 6}, {7, 8, 0, 0}}, torch::kLong);
+  // The embedded source is LayerNorm(word + position), words unscaled.
+  auto words = model->source_embedding->weight.index_select(0, source.flatten()).view({2, 4, -1});
+  auto expected = torch::layer_norm(words + model->named_buffers()["sinusoidal_positions"].narrow(0, 0, 4), {8},
+                                    model->source_embedding_norm->weight, model->source_embedding_norm->bias);
+  EXPECT_TRUE(torch::allclose(model->embed_source(source), expected, 1e-6, 1e-6));
+  auto json = model_config_to_json(config);
+  EXPECT_EQ(model_config_from_json(json).embedding_norm, true);
+  json.erase("model.embedding_norm");
+  EXPECT_EQ(model_config_from_json(json).embedding_norm, false);
+}
+
 TEST(Checkpoint, MissingOrForeignFileGivesAClearError) {
   EXPECT_THROW(load_checkpoint("/nonexistent/checkpoint.pt"), std::runtime_error);
   auto path = (std::filesystem::temp_directory_path() / "headcount_not_a_checkpoint.pt").string();

@@ -27,7 +27,7 @@ ModelConfig model_config_from_json(const nlohmann::json& json) {
   FieldTable table;
   describe_model_fields(config, table, "model");
   // Keys that came after the first checkpoints were written keep their defaults there.
-  const std::set<std::string> added_later{"model.head", "model.classes"};
+  const std::set<std::string> added_later{"model.head", "model.classes", "model.embedding_norm"};
   for (const auto& f : table.fields()) {
     if (!json.contains(f.key)) {
       if (added_later.count(f.key)) continue;
@@ -116,7 +116,7 @@ void copy_encoder_weights(const Transformer& from, Transformer& to) {
   for (const auto& [key, value] : a.items()) {
     const bool encoder_key = key.rfind("model.encoder.", 0) == 0 ||
                              std::set<std::string>{"model.architecture", "model.d_model", "model.activation",
-                                                   "model.learned_positions", "model.max_positions", "model.residual",
+                                                   "model.learned_positions", "model.embedding_norm", "model.max_positions", "model.residual",
                                                    "model.source_vocab_size"}
                                  .count(key);
     if (encoder_key && b.at(key) != value)
@@ -124,7 +124,8 @@ void copy_encoder_weights(const Transformer& from, Transformer& to) {
                                               value.get<std::string>(), b.at(key).get<std::string>()));
   }
   auto is_encoder_part = [](const std::string& name) {
-    for (const char* prefix : {"source_embedding.", "learned_positions.", "encoder.", "sinusoidal_positions"})
+    for (const char* prefix :
+         {"source_embedding.", "source_embedding_norm.", "learned_positions.", "encoder.", "sinusoidal_positions"})
       if (name.rfind(prefix, 0) == 0) return true;
     return false;
   };

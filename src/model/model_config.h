@@ -52,6 +52,10 @@ struct ModelConfig {
   double attention_dropout = 0.0;   // on attention probabilities
   double activation_dropout = 0.0;  // inside the FFN, after the activation
   bool learned_positions = false;   // false: sinusoidal
+  // LayerNorm(word + position) before the first layer, the words unscaled, as BERT and
+  // RoBERTa embed; off: sqrt(d_model) * word + position (Vaswani et al., fairseq's
+  // translation models). One LayerNorm per embedded stack.
+  bool embedding_norm = false;
   int64_t max_positions = 1024;
   bool share_all_embeddings = false;            // source, target and output (needs one vocabulary)
   bool share_decoder_input_output_embed = true;  // target input and output projection

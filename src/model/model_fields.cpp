@@ -22,6 +22,9 @@ void describe_model_fields(ModelConfig& m, FieldTable& t, const std::string& p) 
   t.add_number(p + ".attention_dropout", m.attention_dropout, "dropout on attention probabilities");
   t.add_number(p + ".activation_dropout", m.activation_dropout, "dropout after the FFN activation");
   t.add_boolean(p + ".learned_positions", m.learned_positions, "learned position embeddings instead of sinusoidal");
+  t.add_boolean(p + ".embedding_norm", m.embedding_norm,
+                "LayerNorm(word + position) before the first layer, words unscaled (BERT, RoBERTa); off: sqrt(d) * word + "
+                "position");
   t.add_integer(p + ".max_positions", m.max_positions, "longest sequence the model accepts");
   t.add_boolean(p + ".share_all_embeddings", m.share_all_embeddings,
                 "one table for source, target and output (needs a joint vocabulary)");

@@ -35,7 +35,8 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
   const auto problems = config_.problems(/*check_vocabulary=*/true);
   if (!problems.empty()) throw std::invalid_argument("invalid model config: " + problems.front());
   const auto& c = config_;
-  embedding_scale_ = std::sqrt(static_cast<double>(c.d_model));
+  embedding_scale_ = c.embedding_norm ? 1.0 : std::sqrt(static_cast<double>(c.d_model));
+  auto embedding_norm = [&] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})); };
   const int64_t encoder_layers = c.has_encoder() ? c.encoder.layers : 0;
   const int64_t decoder_layers = c.has_decoder() ? c.decoder.layers : 0;
   const bool cross = c.architecture == Architecture::EncoderDecoder;
@@ -49,6 +50,7 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
 
   if (c.has_encoder()) {
     source_embedding = register_module("source_embedding", make_embedding(c.source_vocab_size, c.d_model));
+    if (c.embedding_norm) source_embedding_norm = register_module("source_embedding_norm", embedding_norm());
     encoder = register_module("encoder", TransformerStack(c, c.encoder, false, place(true)));
   }
   if (c.has_decoder()) {
@@ -57,6 +59,7 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
     } else {
       target_embedding = register_module("target_embedding", make_embedding(c.target_vocab_size, c.d_model));
     }
+    if (c.embedding_norm) target_embedding_norm = register_module("target_embedding_norm", embedding_norm());
     decoder = register_module("decoder", TransformerStack(c, c.decoder, cross, place(false)));
   }
   const auto& output_table = c.has_decoder() ? target_embedding : source_embedding;
@@ -80,13 +83,15 @@ TransformerImpl::TransformerImpl(ModelConfig config) : config_(std::move(config)
   }
 }
 
-torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, const torch::Tensor& tokens, int64_t offset) {
+torch::Tensor TransformerImpl::embed(torch::nn::Embedding table, torch::nn::LayerNorm norm, const torch::Tensor& tokens,
+                                     int64_t offset) {
   const int64_t length = tokens.size(1);
   if (offset + length > config_.max_positions)
     throw std::invalid_argument(fmt::format("sequence of {} tokens is longer than model.max_positions = {}",
                                             offset + length, config_.max_positions));
   auto x = table->forward(tokens) * embedding_scale_;
   x = x + (learned_positions ? learned_positions->weight.narrow(0, offset, length) : sinusoidal_.narrow(0, offset, length));
+  if (norm) x = norm->forward(x);
   return hashed_dropout(x, config_.dropout, is_training());
 }
 
@@ -94,7 +99,7 @@ torch::Tensor TransformerImpl::encode(const torch::Tensor& source) { return enco
 
 torch::Tensor TransformerImpl::embed_source(const torch::Tensor& source) {
   TORCH_CHECK(encoder, "this model has no encoder");
-  return embed(source_embedding, source, 0);
+  return embed(source_embedding, source_embedding_norm, source, 0);
 }
 
 torch::Tensor TransformerImpl::encode_embedded(const torch::Tensor& embedded, const torch::Tensor& source) {
@@ -115,7 +120,7 @@ torch::Tensor TransformerImpl::decode(const torch::Tensor& target_input, const t
   torch::Tensor memory_bias;
   if (memory.defined()) memory_bias = padding_bias(source.eq(kPaddingIndex), dtype);
   if (auto* probe = decoder->probe()) probe->real_positions = target_input.ne(kPaddingIndex);
-  return decoder->forward(embed(target_embedding, target_input, 0), self_bias, memory, memory_bias);
+  return decoder->forward(embed(target_embedding, target_embedding_norm, target_input, 0), self_bias, memory, memory_bias);
 }
 
 DecoderState TransformerImpl::start_decoding(const torch::Tensor& memory, const torch::Tensor& source) {
@@ -131,7 +136,7 @@ DecoderState TransformerImpl::start_decoding(const torch::Tensor& memory, const 
 }
 
 torch::Tensor TransformerImpl::decode_step(const torch::Tensor& tokens, DecoderState& state) {
-  auto x = embed(target_embedding, tokens.unsqueeze(1), state.length);
+  auto x = embed(target_embedding, target_embedding_norm, tokens.unsqueeze(1), state.length);
   std::optional<torch::Tensor> fused;
   if (state.weights) fused = decoder_inference_step(*state.weights, x, state.layers, state.memory_bias);
   if (fused) {

@@ -66,6 +66,8 @@ class TransformerImpl : public torch::nn::Module {
   torch::nn::Embedding source_embedding{nullptr};
   torch::nn::Embedding target_embedding{nullptr};  // may share the source's weight
   torch::nn::Embedding learned_positions{nullptr};
+  torch::nn::LayerNorm source_embedding_norm{nullptr};  // ModelConfig::embedding_norm only
+  torch::nn::LayerNorm target_embedding_norm{nullptr};
   TransformerStack encoder{nullptr};
   TransformerStack decoder{nullptr};
   torch::Tensor output_weight;  // [vocab, d]; tied to an embedding when configured
@@ -73,7 +75,7 @@ class TransformerImpl : public torch::nn::Module {
   ClassificationHead classification_head{nullptr};
 
  private:
-  torch::Tensor embed(torch::nn::Embedding table, const torch::Tensor& tokens, int64_t offset);
+  torch::Tensor embed(torch::nn::Embedding table, torch::nn::LayerNorm norm, const torch::Tensor& tokens, int64_t offset);
 
   ModelConfig config_;
   torch::Tensor sinusoidal_;  // [max_positions, d] buffer
