@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 # for Linux x86-64 is that build. Change both lines together.
 torch_version=2.11.0
 torch_cuda=13.0
+# The outside references the tests check against (export: safetensors' reader, transformers'
+# BERT); the tests that need them skip where they are absent.
+reference_packages=(safetensors==0.8.0 transformers==5.23.0)
 venv=${HEADCOUNT_TORCH2_VENV:-.venv-torch2}
 build=${HEADCOUNT_BUILD_DIR:-build-torch2}
 
@@ -48,6 +51,11 @@ if [[ $wheel_cuda != "$nvcc_cuda" || $wheel_cuda != "$torch_cuda" ]]; then
        "GPU machines' $torch_cuda. Install the CUDA $torch_cuda toolkit (or point PATH at its nvcc)," \
        "or change the pin at the top of $0 together with the GPU machines' torch." >&2
   exit 1
+fi
+
+if ! "$python" -m pip show --quiet "${reference_packages[@]%%==*}" > /dev/null 2>&1; then
+  echo "torch2-setup: pip install ${reference_packages[*]} (the tests' outside references)"
+  "$python" -m pip install --quiet --disable-pip-version-check "${reference_packages[@]}"
 fi
 
 PYTHON=$python HEADCOUNT_BUILD_DIR=$build HEADCOUNT_SKIP_TESTS=1 bash scripts/wheel-build.sh

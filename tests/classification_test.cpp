@@ -125,33 +125,6 @@ TEST(ClassificationMetrics, WorkedExamples) {
   EXPECT_NEAR(spearman_correlation({10, 20, 20, 30}, {1, 2, 3, 4}), 3.0 / std::sqrt(10.0), 1e-12);
 }
 
-// A sentiment-like task in the named-column layout, and a small masked-LM corpus of its words.
-std::string write_task(const std::string& dir) {
-  std::mt19937 random(3);
-  const std::vector<std::string> good{"fine", "great", "good", "nice"}, bad{"poor", "awful", "bad", "sad"};
-  const std::vector<std::string> filler{"the", "film", "was", "a", "story", "of", "day"};
-  for (auto [split, rows] : {std::pair{"train", 120}, std::pair{"dev", 20}, std::pair{"test", 20}}) {
-    std::ofstream out(dir + "/" + split + ".tsv");
-    out << "sentence\tlabel\n";
-    for (int i = 0; i < rows; ++i) {
-      const bool positive = random() % 2;
-      std::string text;
-      for (int w = 0; w < 6; ++w)
-        text += (w ? " " : "") + (w == 3 ? (positive ? good : bad)[random() % 4] : filler[random() % filler.size()]);
-      out << text << "\t" << (positive ? "pos" : "neg") << "\n";
-    }
-  }
-  std::ofstream corpus(dir + "/corpus.txt");
-  for (int d = 0; d < 30; ++d) {
-    for (int line = 0; line < 4; ++line) {
-      for (int w = 0; w < 8; ++w)
-        corpus << (w ? " " : "") << (random() % 3 ? filler[random() % filler.size()] : (random() % 2 ? good : bad)[random() % 4]);
-      corpus << ".\n";
-    }
-    corpus << "\n";
-  }
-  return dir;
-}
 
 const std::vector<std::string> kModel{"model.architecture=encoder", "model.d_model=16", "model.encoder.layers=2",
                                       "model.encoder.heads=2",      "model.encoder.ffn_dim=32", "model.dropout=0.1",
@@ -163,7 +136,7 @@ RunConfig config_with(std::vector<std::string> overrides) {
 }
 
 TEST(Classification, ClassifierFromAPretrainingRunHoldsExactlyItsEncoder) {
-  const auto dir = write_task(temp_dir("pretrained"));
+  const auto dir = testing::write_sentiment_task(temp_dir("pretrained"));
   const auto pretraining = dir + "/mlm", fine_tuned = dir + "/classifier";
   std::ostringstream log;
   const auto mlm = config_with({"data.task=masked-lm", "data.train_file=" + dir + "/corpus.txt",
@@ -211,7 +184,7 @@ TEST(Classification, ClassifierFromAPretrainingRunHoldsExactlyItsEncoder) {
 }
 
 TEST(Classification, LearnsAnEasyTaskFromScratchAndPredictsLabels) {
-  const auto dir = write_task(temp_dir("scratch"));
+  const auto dir = testing::write_sentiment_task(temp_dir("scratch"));
   const auto config = config_with({"data.task=classification", "data.train_file=" + dir + "/train.tsv",
                                    "data.valid_file=" + dir + "/dev.tsv", "data.test_file=" + dir + "/test.tsv",
                                    "data.vocab_size=30", "data.max_length=24", "data.max_tokens=200",

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <random>
 #include <string>
 
 #include "model/model_config.h"
@@ -54,6 +55,35 @@ inline std::string fresh_dir(const std::string& prefix, const std::string& name)
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+// A sentiment-like task in the named-column layout (train.tsv, dev.tsv, test.tsv: sentence,
+// label pos/neg) and a small masked-LM corpus of its words (corpus.txt), in dir.
+inline std::string write_sentiment_task(const std::string& dir) {
+  std::mt19937 random(3);
+  const std::vector<std::string> good{"fine", "great", "good", "nice"}, bad{"poor", "awful", "bad", "sad"};
+  const std::vector<std::string> filler{"the", "film", "was", "a", "story", "of", "day"};
+  for (auto [split, rows] : {std::pair{"train", 120}, std::pair{"dev", 20}, std::pair{"test", 20}}) {
+    std::ofstream out(dir + "/" + split + ".tsv");
+    out << "sentence\tlabel\n";
+    for (int i = 0; i < rows; ++i) {
+      const bool positive = random() % 2;
+      std::string text;
+      for (int w = 0; w < 6; ++w)
+        text += (w ? " " : "") + (w == 3 ? (positive ? good : bad)[random() % 4] : filler[random() % filler.size()]);
+      out << text << "\t" << (positive ? "pos" : "neg") << "\n";
+    }
+  }
+  std::ofstream corpus(dir + "/corpus.txt");
+  for (int d = 0; d < 30; ++d) {
+    for (int line = 0; line < 4; ++line) {
+      for (int w = 0; w < 8; ++w)
+        corpus << (w ? " " : "") << (random() % 3 ? filler[random() % filler.size()] : (random() % 2 ? good : bad)[random() % 4]);
+      corpus << ".\n";
+    }
+    corpus << "\n";
+  }
+  return dir;
 }
 
 // The train losses of a run folder's metrics.jsonl, in order.

@@ -21,6 +21,7 @@ Subcommand add_predict_command(CLI::App& app);
 Subcommand add_analyze_command(CLI::App& app);
 Subcommand add_evaluate_command(CLI::App& app);
 Subcommand add_bench_command(CLI::App& app);
+Subcommand add_export_command(CLI::App& app);
 Subcommand add_compare_command(CLI::App& app);
 
 }  // namespace headcount

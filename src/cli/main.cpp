@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
       headcount::add_reshape_command(app),
       headcount::add_config_command(app),
       headcount::add_bench_command(app),
+      headcount::add_export_command(app),
   };
 
   CLI11_PARSE(app, argc, argv);
