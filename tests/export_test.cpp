@@ -49,10 +49,13 @@ struct CheckResult {
   std::string output;
 };
 
-CheckResult run_check(const std::string& mode, const std::string& first, const std::string& second) {
-  const auto log = second + ".log";
+// check_export.py MODE with its paths; its output is logged beside the last path.
+CheckResult run_check(const std::string& mode, const std::vector<std::string>& paths) {
+  const auto log = paths.back() + ".log";
   fs::remove(log);
-  const int status = wait_for_process(start_process({kPython, kCheck, mode, first, second}, log));
+  std::vector<std::string> arguments{kPython, kCheck, mode};
+  arguments.insert(arguments.end(), paths.begin(), paths.end());
+  const int status = wait_for_process(start_process(arguments, log));
   return {status, testing::read_text(log)};
 }
 
@@ -129,9 +132,10 @@ Scores headcount_scores(Transformer& model) {
   return s;
 }
 
-// Exports run_dir as format and checks it in mode against headcount's own scores.
-void expect_export_matches(Transformer& model, const std::string& run_dir, ExportFormat format, const std::string& mode,
-                           double tolerance) {
+// Exports run_dir as format and writes headcount's own scores beside it: the export and
+// the file of scores, as check_export.py takes them.
+std::vector<std::string> export_with_scores(Transformer& model, const std::string& run_dir, ExportFormat format,
+                                            double tolerance) {
   const auto out = run_dir + "-" + to_string(format);
   std::ostringstream log;
   ExportRequest request;
@@ -140,9 +144,17 @@ void expect_export_matches(Transformer& model, const std::string& run_dir, Expor
   const auto scores = headcount_scores(model);
   const auto expected = run_dir + "-expected.safetensors";
   write_expected(expected, scores.kind, tolerance, scores.source, scores.target, scores.output);
-  const auto check = run_check(mode, out, expected);
+  return {out, expected};
+}
+
+// Checks every export of pairs in one Python process (importing torch and transformers takes
+// seconds): each within its tolerance, named in the output.
+void expect_checks_pass(const std::string& mode, const std::vector<std::string>& pairs) {
+  const auto check = run_check(mode, pairs);
   EXPECT_EQ(check.status, 0) << check.output;
-  EXPECT_NE(check.output.find("max_abs_diff"), std::string::npos) << check.output;
+  for (size_t k = 0; k < pairs.size(); k += 2)
+    EXPECT_NE(check.output.find(pairs[k] + ": max_abs_diff"), std::string::npos) << pairs[k] << "\n" << check.output;
+  EXPECT_EQ(check.output.find("FAILED"), std::string::npos) << check.output;
 }
 
 // ---- safetensors ----
@@ -164,7 +176,7 @@ TEST(Safetensors, PythonsReaderAndWriterAgreeWithOursBitForBit) {
       {"after_odd", torch::randn({2})},
   };
   write_safetensors(dir + "/ours.safetensors", tensors, {{"format", "pt"}, {"note", "ü \"quoted\""}});
-  const auto check = run_check("roundtrip", dir + "/ours.safetensors", dir + "/theirs.safetensors");
+  const auto check = run_check("roundtrip", {dir + "/ours.safetensors", dir + "/theirs.safetensors"});
   ASSERT_EQ(check.status, 0) << check.output;
   const auto back = read_safetensors(dir + "/theirs.safetensors");
   EXPECT_EQ(back.metadata.at("note"), "ü \"quoted\"");
@@ -212,92 +224,65 @@ TEST(Safetensors, ReaderRefusesTornAndLyingFiles) {
 
 // ---- the PyTorch loader, every scheme and architecture ----
 
-struct LoaderCase {
-  ResidualScheme scheme;
-  Architecture architecture;
-};
-
-class ExportLoader : public ::testing::TestWithParam<LoaderCase> {};
-
-TEST_P(ExportLoader, PythonModelGivesHeadcountsScores) {
+TEST(ExportLoader, PythonModelGivesHeadcountsScoresForEverySchemeAndArchitecture) {
   SKIP_WITHOUT_PYTHON("torch, safetensors");
-  const auto [scheme, architecture] = GetParam();
-  auto config = testing::tiny_config(scheme, architecture);
-  // Between the cases: sinusoidal and learned positions, with and without the embedding
-  // norm, tied and separate output weights, single heads narrower than d / heads.
-  const auto index = static_cast<int>(scheme) * 3 + static_cast<int>(architecture);
-  config.learned_positions = index % 2 == 0;
-  config.embedding_norm = index % 3 != 0;
-  config.share_decoder_input_output_embed = index % 4 < 2;
-  if (index % 5 == 0) config.encoder = config.decoder = {3, 1, 4, 6};
-  if (architecture == Architecture::Encoder) config.head = index % 2 ? Head::MaskedLm : Head::Classification;
-  if (config.head == Head::Classification) config.classes = 3;
-  config.activation = index % 2 ? Activation::Gelu : Activation::Relu;
-  Transformer model(config);
-  perturb(model, 10 + index);
-  const auto dir = run_with(model, temp_dir(fmt::format("loader{}", index)) + "/run");
-  expect_export_matches(model, dir, ExportFormat::Safetensors, "loader", 1e-5);
+  const auto dir = temp_dir("loader");
+  std::vector<std::string> pairs;
+  int index = 0;
+  for (auto scheme : testing::all_schemes()) {
+    for (auto architecture : {Architecture::EncoderDecoder, Architecture::Encoder, Architecture::Decoder}) {
+      auto config = testing::tiny_config(scheme, architecture);
+      // Between the cases: sinusoidal and learned positions, with and without the embedding
+      // norm, tied and separate output weights, single heads narrower than d / heads, both
+      // encoder heads, both activations.
+      config.learned_positions = index % 2 == 0;
+      config.embedding_norm = index % 3 != 0;
+      config.share_decoder_input_output_embed = index % 4 < 2;
+      if (index % 5 == 0) config.encoder = config.decoder = {3, 1, 4, 6};
+      if (architecture == Architecture::Encoder) config.head = index % 2 ? Head::MaskedLm : Head::Classification;
+      if (config.head == Head::Classification) config.classes = 3;
+      config.activation = index % 2 ? Activation::Gelu : Activation::Relu;
+      Transformer model(config);
+      perturb(model, 10 + index);
+      const auto name = fmt::format("{}/{}_{}", dir, to_string(scheme), to_string(architecture));
+      for (auto& path : export_with_scores(model, run_with(model, name), ExportFormat::Safetensors, 1e-5))
+        pairs.push_back(path);
+      ++index;
+    }
+  }
+  ASSERT_EQ(pairs.size(), 30u);
+  expect_checks_pass("loader", pairs);
 }
-
-std::vector<LoaderCase> loader_cases() {
-  std::vector<LoaderCase> cases;
-  for (auto scheme : testing::all_schemes())
-    for (auto architecture : {Architecture::EncoderDecoder, Architecture::Encoder, Architecture::Decoder})
-      cases.push_back({scheme, architecture});
-  return cases;
-}
-
-INSTANTIATE_TEST_SUITE_P(EverySchemeAndArchitecture, ExportLoader, ::testing::ValuesIn(loader_cases()),
-                         [](const ::testing::TestParamInfo<LoaderCase>& info) {
-                           auto name = to_string(info.param.scheme) + "_" + to_string(info.param.architecture);
-                           for (auto& ch : name)
-                             if (ch == '-') ch = '_';
-                           return name;
-                         });
 
 // ---- Hugging Face's BERT ----
 
-struct BertCase {
-  ResidualScheme scheme;
-  Head head;
-  bool narrow_heads;  // one head of 4 in a d 8 layer: padded to BERT's width 8
-};
-
-class ExportBert : public ::testing::TestWithParam<BertCase> {};
-
-TEST_P(ExportBert, TransformersLoadsItWithHeadcountsLogits) {
+TEST(ExportBert, EveryFoldableSchemeLoadsInTransformersWithHeadcountsLogits) {
   SKIP_WITHOUT_PYTHON("torch, safetensors, transformers");
-  const auto [scheme, head, narrow] = GetParam();
-  auto config = testing::tiny_config(scheme, Architecture::Encoder);
-  config.embedding_norm = true;
-  config.activation = Activation::Gelu;
-  config.learned_positions = head == Head::Classification;  // sinusoidal tables become BERT's learned one
-  config.share_decoder_input_output_embed = true;
-  config.head = head;
-  config.classes = head == Head::Classification ? 3 : 0;
-  if (narrow) config.encoder = {4, 1, 4, 6};
-  Transformer model(config);
-  perturb(model, 20 + static_cast<int>(scheme));
-  const auto dir = run_with(model, temp_dir(fmt::format("bert_{}_{}_{}", to_string(scheme), to_string(head), narrow)) + "/run");
-  expect_export_matches(model, dir, ExportFormat::HuggingFace, "hf", 1e-4);
+  const auto dir = temp_dir("bert");
+  std::vector<std::string> pairs;
+  int index = 0;
+  for (auto scheme : {ResidualScheme::PostLn, ResidualScheme::Admin, ResidualScheme::AdminFixed, ResidualScheme::DeepNorm}) {
+    for (auto head : {Head::MaskedLm, Head::Classification}) {
+      // narrow: one head of 4 in a d 8 layer, padded to BERT's width 8.
+      for (bool narrow : {false, true}) {
+        auto config = testing::tiny_config(scheme, Architecture::Encoder);
+        config.embedding_norm = true;
+        config.activation = Activation::Gelu;
+        config.learned_positions = head == Head::Classification;  // sinusoidal tables become BERT's learned one
+        config.share_decoder_input_output_embed = true;
+        config.head = head;
+        config.classes = head == Head::Classification ? 3 : 0;
+        if (narrow) config.encoder = {4, 1, 4, 6};
+        Transformer model(config);
+        perturb(model, 20 + index++);
+        const auto name = fmt::format("{}/{}_{}{}", dir, to_string(scheme), to_string(head), narrow ? "_narrow" : "");
+        for (auto& path : export_with_scores(model, run_with(model, name), ExportFormat::HuggingFace, 1e-4))
+          pairs.push_back(path);
+      }
+    }
+  }
+  expect_checks_pass("hf", pairs);
 }
-
-std::vector<BertCase> bert_cases() {
-  std::vector<BertCase> cases;
-  for (auto scheme : {ResidualScheme::PostLn, ResidualScheme::Admin, ResidualScheme::AdminFixed, ResidualScheme::DeepNorm})
-    for (auto head : {Head::MaskedLm, Head::Classification})
-      for (bool narrow : {false, true}) cases.push_back({scheme, head, narrow});
-  return cases;
-}
-
-INSTANTIATE_TEST_SUITE_P(EveryFoldableScheme, ExportBert, ::testing::ValuesIn(bert_cases()),
-                         [](const ::testing::TestParamInfo<BertCase>& info) {
-                           auto name = to_string(info.param.scheme) + "_" + to_string(info.param.head) +
-                                       (info.param.narrow_heads ? "_narrow_heads" : "");
-                           for (auto& ch : name)
-                             if (ch == '-') ch = '_';
-                           return name;
-                         });
 
 TEST(ExportBert, ModelsWithoutAnExactBertFormAreRefusedWithTheReason) {
   struct Case {
@@ -360,6 +345,7 @@ TEST(ExportBert, TrainedMaskedLmRunsAndAFineTunedClassifierLoadInTransformers) {
   const std::vector<std::string> deep{"model.encoder.layers=8", "model.encoder.heads=1", "model.encoder.head_dim=4",
                                       "model.encoder.ffn_dim=8"};
   std::ostringstream log;
+  std::vector<std::string> pairs;
   for (const auto& [name, model, scheme] :
        {std::tuple{std::string("post_ln"), shallow, std::string("post-ln")}, std::tuple{std::string("admin"), shallow, std::string("admin")},
         std::tuple{std::string("8L_1H_admin"), deep, std::string("admin")}}) {
@@ -370,7 +356,7 @@ TEST(ExportBert, TrainedMaskedLmRunsAndAFineTunedClassifierLoadInTransformers) {
     const auto run = dir + "/" + name;
     ASSERT_EQ(train({config, run, false, 0}, log).at("status"), "finished") << log.str();
     auto trained = load_checkpoint(RunFolder(run).checkpoint(CheckpointChoice::Best)).model;
-    expect_export_matches(trained, run, ExportFormat::HuggingFace, "hf", 1e-4);
+    for (auto& path : export_with_scores(trained, run, ExportFormat::HuggingFace, 1e-4)) pairs.push_back(path);
   }
   const auto classify = run_config(shallow, {"data.task=classification", "data.train_file=" + dir + "/train.tsv",
                                        "data.valid_file=" + dir + "/dev.tsv", "data.test_file=" + dir + "/test.tsv",
@@ -380,7 +366,9 @@ TEST(ExportBert, TrainedMaskedLmRunsAndAFineTunedClassifierLoadInTransformers) {
   const auto classifier = dir + "/classifier";
   ASSERT_EQ(train({classify, classifier, false, 0}, log).at("status"), "finished") << log.str();
   auto trained = load_checkpoint(RunFolder(classifier).checkpoint(CheckpointChoice::Best)).model;
-  expect_export_matches(trained, classifier, ExportFormat::HuggingFace, "hf", 1e-4);
+  for (auto& path : export_with_scores(trained, classifier, ExportFormat::HuggingFace, 1e-4)) pairs.push_back(path);
+  ASSERT_EQ(pairs.size(), 8u);
+  expect_checks_pass("hf", pairs);
   const auto config = read_json_file(classifier + "-hf/config.json");
   EXPECT_EQ(config.at("id2label").at("0"), "neg");
   EXPECT_EQ(config.at("id2label").at("1"), "pos");

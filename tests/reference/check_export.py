@@ -1,14 +1,19 @@
 """Checks an exported headcount model against outside readers (tests/export_test.cpp runs it).
 
-  check_export.py loader EXPORT EXPECTED   python/headcount_model.py on EXPORT's safetensors
-  check_export.py hf EXPORT EXPECTED       transformers' from_pretrained on EXPORT (--format hf)
-  check_export.py roundtrip IN OUT         safetensors' own reader on IN (headcount's writer),
-                                           its own writer to OUT (headcount's reader checks it)
+  check_export.py loader EXPORT EXPECTED [EXPORT EXPECTED ...]
+        python/headcount_model.py on each EXPORT's safetensors
+  check_export.py hf EXPORT EXPECTED [EXPORT EXPECTED ...]
+        transformers' from_pretrained on each EXPORT (--format hf)
+  check_export.py roundtrip IN OUT
+        safetensors' own reader on IN (headcount's writer), its own writer to OUT (headcount's
+        reader checks it)
 
 EXPECTED is a safetensors file headcount wrote: the inputs ("source", "target_input"), the
 scores headcount computed ("output") and in its metadata what they are ("kind": seq2seq,
-decoder, masked-lm, classification) and the tolerance. Prints "max_abs_diff X over N values"
-and exits 1 when X is above the tolerance, 2 when a package is missing (the test then skips).
+decoder, masked-lm, classification) and the tolerance. Prints one line per pair, "EXPORT:
+max_abs_diff X over N values (tolerance T) ok|FAILED", and exits 1 when any X is above its
+tolerance, 2 when a package is missing (the test then skips). Several pairs in one process:
+importing torch and transformers costs seconds.
 """
 import pathlib
 import sys
@@ -22,28 +27,37 @@ except ImportError as e:
     sys.exit(2)
 
 
-def compare(got, expected, mask, tolerance):
+def compare(name, got, expected, mask, tolerance):
     got, expected = got.double(), expected.double()
     if got.shape != expected.shape:
-        print(f"shape {tuple(got.shape)} != expected {tuple(expected.shape)}")
+        print(f"{name}: shape {tuple(got.shape)} != expected {tuple(expected.shape)} FAILED")
         return 1
     if mask is not None:
         got, expected = got[mask], expected[mask]
     diff = (got - expected).abs().max().item()
-    print(f"max_abs_diff {diff:.3g} over {expected.numel()} values (tolerance {tolerance:g})")
+    verdict = "ok" if diff <= tolerance else "FAILED"
+    print(f"{name}: max_abs_diff {diff:.3g} over {expected.numel()} values (tolerance {tolerance:g}) {verdict}")
     return 0 if diff <= tolerance else 1
 
 
 def main():
-    mode, first, second = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+    mode = sys.argv[1]
     if mode == "roundtrip":
+        first, second = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
         tensors = load_file(str(first))
         with safe_open(str(first), framework="pt") as f:
             metadata = f.metadata()
         save_file(tensors, str(second), metadata=metadata)
         print(f"read {len(tensors)} tensors and {len(metadata or {})} metadata entries")
         return 0
+    pairs = sys.argv[2:]
+    status = 0
+    for k in range(0, len(pairs), 2):
+        status = max(status, check(mode, pathlib.Path(pairs[k]), pathlib.Path(pairs[k + 1])))
+    return status
 
+
+def check(mode, first, second):
     expected = load_file(str(second))
     with safe_open(str(second), framework="pt") as f:
         info = f.metadata()
@@ -51,7 +65,9 @@ def main():
     source, target = expected.get("source"), expected.get("target_input")
     torch.set_grad_enabled(False)
     if mode == "loader":
-        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
+        loader = str(pathlib.Path(__file__).resolve().parents[2] / "python")
+        if loader not in sys.path:
+            sys.path.insert(0, loader)
         import headcount_model
         model = headcount_model.load(first)
         if kind == "seq2seq":
@@ -80,7 +96,7 @@ def main():
         return 2
     ids = target if kind in ("seq2seq", "decoder") else source
     mask = None if kind == "classification" else ids.ne(0)
-    return compare(got, expected["output"], mask, tolerance)
+    return compare(str(first), got, expected["output"], mask, tolerance)
 
 
 if __name__ == "__main__":
