@@ -84,6 +84,36 @@ void check_out_dir(const fs::path& out) {
                                          out.string(), it->path().filename().string()));
 }
 
+// The safetensors export: every parameter and buffer under its own name (floating ones in
+// dtype), and config.json's format, model, residual scheme and tied names.
+struct HeadcountForm {
+  std::vector<NamedTensor> tensors;
+  nlohmann::ordered_json config;
+};
+HeadcountForm headcount_form(const Transformer& m, torch::ScalarType dtype) {
+  HeadcountForm form;
+  for (const auto& item : m->named_parameters()) form.tensors.emplace_back(item.key(), item.value().detach().to(dtype));
+  for (const auto& item : m->named_buffers())
+    form.tensors.emplace_back(item.key(), item.value().is_floating_point() ? item.value().to(dtype) : item.value());
+  auto& config = form.config;
+  config = {{"format", "headcount"}, {"format_version", kFormatVersion}};
+  config["dtype"] = c10::toString(dtype);
+  config["padding_index"] = kPaddingIndex;
+  config["model"] = typed_model_config(m->config());
+  config["residual"] = residual_json(m);
+  // Tensors that are one: the second name is not in model.safetensors.
+  nlohmann::ordered_json tied = nlohmann::ordered_json::object();
+  const bool shared_tables =
+      m->target_embedding && m->source_embedding && m->target_embedding->weight.is_same(m->source_embedding->weight);
+  if (shared_tables) tied["target_embedding.weight"] = "source_embedding.weight";
+  if (m->target_embedding && m->output_weight.is_same(m->target_embedding->weight))
+    tied["output_weight"] = shared_tables ? "source_embedding.weight" : "target_embedding.weight";
+  else if (m->source_embedding && m->output_weight.is_same(m->source_embedding->weight))
+    tied["output_weight"] = "source_embedding.weight";
+  config["tied"] = tied;
+  return form;
+}
+
 }  // namespace
 
 std::string to_string(ExportFormat format) { return name_of(kFormatNames, format); }
@@ -156,27 +186,9 @@ ExportResult export_run(const ExportRequest& request, std::ostream& log) {
     config_json["headcount"] = provenance;
     config_json["headcount"]["model"] = typed_model_config(config);
   } else {
-    for (const auto& item : loaded.model->named_parameters())
-      tensors.emplace_back(item.key(), item.value().detach().to(request.dtype));
-    for (const auto& item : loaded.model->named_buffers())
-      tensors.emplace_back(item.key(), item.value().is_floating_point() ? item.value().to(request.dtype) : item.value());
-    config_json = {{"format", "headcount"}, {"format_version", kFormatVersion}};
-    config_json["dtype"] = c10::toString(request.dtype);
-    config_json["padding_index"] = kPaddingIndex;
-    config_json["model"] = typed_model_config(config);
-    config_json["residual"] = residual_json(loaded.model);
-    // Tensors that are one: the second name is not in model.safetensors.
-    nlohmann::ordered_json tied = nlohmann::ordered_json::object();
-    const auto& m = loaded.model;
-    if (m->target_embedding && m->source_embedding && m->target_embedding->weight.is_same(m->source_embedding->weight))
-      tied["target_embedding.weight"] = "source_embedding.weight";
-    for (auto [table, name] : {std::pair{m->target_embedding, "target_embedding.weight"},
-                               std::pair{m->source_embedding, "source_embedding.weight"}}) {
-      if (table && m->output_weight.is_same(table->weight) && !tied.contains("output_weight")) {
-        tied["output_weight"] = tied.contains(name) ? tied[name].get<std::string>() : std::string(name);
-      }
-    }
-    config_json["tied"] = tied;
+    auto form = headcount_form(loaded.model, request.dtype);
+    tensors = std::move(form.tensors);
+    config_json = std::move(form.config);
     config_json["headcount"] = provenance;
   }
 
